@@ -1,0 +1,54 @@
+"""``saip pretrain``: pretrain a backbone with SAIP / SAIP* / DPAL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+DEFAULT_RECIPE = "cpu_demo"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("pretrain")
+    def pretrain_command(
+        overrides: list[str] = typer.Argument(
+            None, help="Dotted config overrides, e.g. train.max_steps=100 objectives.css_weight=0 method=dpal"),
+        config: str = typer.Option(DEFAULT_RECIPE, "--config", "-c",
+                                   help="Shipped recipe name (see --list-recipes) or a YAML file."),
+        data: Path | None = typer.Option(None, "--data", help="Folder of person images (default: synthetic)."),
+        backbone: str | None = typer.Option(None, "--backbone", help="vit_tiny, starnet_s3, tiny_vit_5m or a timm name."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Run folder."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Start again even if --out holds a run."),
+        no_probe: bool = typer.Option(False, "--no-probe", help="Skip the built-in probe at the end."),
+        list_recipes_flag: bool = typer.Option(False, "--list-recipes", help="List shipped recipes and exit."),
+    ) -> None:
+        """Pretrain a lightweight backbone. Without arguments: the CPU demo recipe on synthetic persons."""
+        from saip.config import ConfigError, list_recipes, load_config
+        from saip.pretrain import TrainingDiverged, pretrain
+
+        if list_recipes_flag:
+            typer.echo("\n".join(list_recipes()))
+            return
+        items = list(overrides or [])
+        if data is not None:
+            items.append(f"data.root={data}")
+        if backbone is not None:
+            items.append(f"model.backbone={backbone}")
+        if out is not None:
+            items.append(f"out={out}")
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        try:
+            cfg = load_config(None if resume else config, items)
+            if resume and out is None:
+                raise ConfigError("--resume needs --out RUN_FOLDER")
+            run_dir = pretrain(cfg, resume=resume, overwrite=overwrite, probe=False if no_probe else None)
+        except ConfigError as error:
+            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from error
+        except TrainingDiverged as error:
+            typer.secho(f"training stopped: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(3) from error
+        typer.echo(f"run folder: {run_dir}")

@@ -1,0 +1,123 @@
+"""Typed configuration of a pretraining run (structured OmegaConf over dataclasses).
+
+Every field has a type and a default; unknown keys and wrongly typed values are rejected with
+the offending dotted key named (see :mod:`saip.config.load`). Values here are the *tiny CPU
+recipe*; the paper recipes live in ``saip/configs/*.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "vit_tiny"  # saip alias or any timm model name
+    img_size: list[int] = field(default_factory=lambda: [256, 128])  # ViT pos-embed grid (H, W)
+    drop_path: float = 0.0
+    weights: str | None = None  # optional initial weights for the student
+
+
+@dataclass
+class DataConfig:
+    root: str | None = None  # folder of person images; None = embedded synthetic persons
+    file_list: str | None = None
+    synthetic_identities: int = 400
+    synthetic_images_per_id: int = 8
+    num_workers: int = 2
+    # Overrides of saip.data.SAIPViewConfig (unknown keys rejected there), e.g. {"n_local": 4}.
+    views: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ObjectivesConfig:
+    """Loss weights (0 switches an objective off entirely) and decoder shapes (method.md §1)."""
+
+    csm_weight: float = 1.0
+    csr_weight: float = 1.0
+    css_weight: float = 1.0
+    attention_kl_weight: float = 0.0  # reference code's extra CSM term
+    csm_out_dim: int = 65536
+    csm_hidden_dim: int = 2048
+    csm_bottleneck_dim: int = 256
+    student_temp: float = 0.1
+    teacher_temp: float = 0.04
+    teacher_temp_start: float = 0.04  # warm-up start (DINO: 0.04 -> 0.07)
+    teacher_temp_warmup_fraction: float = 0.0
+    center_momentum: float = 0.9
+    csr_depth: int = 6
+    csr_dim: int = 256
+    csr_heads: int = 8
+    css_hidden_dim: int = 256
+    css_heads: int = 8
+    css_dice_weight: float = 0.0
+    feature_patch_weight: float = 1.0  # frozen expert: weight of patch-token matching in CSM
+
+
+@dataclass
+class ExpertConfig:
+    kind: str = "ema"  # ema | frozen
+    momentum_start: float = 0.996
+    momentum_end: float = 1.0
+    teacher: str | None = None  # frozen: timm name, checkpoint path, saip run, efficientnet_lite0_imagenet
+    teacher_img_size: list[int] | None = None
+
+
+@dataclass
+class DPALConfig:
+    global_weight: float = 1.0
+    local_weight: float = 1.0
+    relation_weight: float = 1.0
+    routing_weight_start: float = 0.1
+    routing_weight_end: float = 0.01
+    routing_switch_progress: float = 0.1
+    rank: int = 32
+    person_weight_floor: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    max_steps: int | None = None  # overrides epochs when set
+    batch_size: int = 32  # per process, per micro-step
+    accum_steps: int = 1
+    base_lr: float = 2.5e-4  # lr = base_lr * global_batch / 256
+    min_lr: float = 0.0
+    warmup_fraction: float = 0.033  # of total optimizer steps (paper: 10 of 300 epochs)
+    weight_decay: float = 0.05
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    clip_grad: float | None = 3.0
+    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
+    compile: bool = False
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 10
+    checkpoint_every: int = 200
+    stop_on_collapse: bool = True
+
+
+@dataclass
+class ProbeConfig:
+    enabled: bool = True
+    data: str | None = None  # Market-style folder; None = held-out synthetic identities
+    every: int = 0  # optimizer steps between probes during training (0 = only at the end)
+    max_seconds: float = 120.0
+
+
+@dataclass
+class RunConfig:
+    out: str = "runs/saip"
+    method: str = "saip"  # saip | saip_star | dpal
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    objectives: ObjectivesConfig = field(default_factory=ObjectivesConfig)
+    expert: ExpertConfig = field(default_factory=ExpertConfig)
+    dpal: DPALConfig = field(default_factory=DPALConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+
+METHODS = ("saip", "saip_star", "dpal")
+EXPERT_KINDS = ("ema", "frozen")
+AMP_MODES = ("auto", "bf16", "fp16", "off")

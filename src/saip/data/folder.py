@@ -1,0 +1,136 @@
+"""``PersonImageFolder``: a folder (or a file list) of person crops (method.md §1: LUP1M-style data).
+
+Unlike the reference code (``torchvision.datasets.ImageFolder``, which needs one sub-folder level
+and crashes on the first corrupt JPEG), any folder layout works and corrupt files are skipped and
+counted. Labels are not used by pretraining, so none are produced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from torch.utils.data import Dataset
+
+from saip.data.image_io import IMAGE_EXTENSIONS, CorruptImageError, load_rgb
+
+logger = logging.getLogger("saip.data")
+
+
+def _normalise_extensions(extensions: Iterable[str]) -> frozenset[str]:
+    return frozenset("." + ext.lower().lstrip(".") for ext in extensions)
+
+
+def scan_images(root: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """All files under ``root`` (recursive, symlinks followed) whose suffix is in ``extensions``.
+
+    The result is sorted by relative POSIX path, so it is identical on every machine and run.
+    """
+    suffixes = _normalise_extensions(extensions)
+    found: list[Path] = []
+    for directory, _dirs, files in os.walk(root, followlinks=True):
+        for name in files:
+            if os.path.splitext(name)[1].lower() in suffixes:
+                found.append(Path(directory) / name)
+    return sorted(found, key=lambda path: path.relative_to(root).as_posix())
+
+
+def read_file_list(root: Path, file_list: Path) -> list[Path]:
+    """Paths listed one per line in ``file_list`` (relative to ``root`` or absolute).
+
+    Blank lines and lines starting with ``#`` are ignored. Raises ``FileNotFoundError`` naming
+    the list file and line for the first listed path that does not exist.
+    """
+    paths: list[Path] = []
+    with open(file_list, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            entry = line.strip()
+            if not entry or entry.startswith("#"):
+                continue
+            path = Path(entry) if os.path.isabs(entry) else root / entry
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{file_list}:{line_number}: listed image {entry!r} does not exist (looked at {path})"
+                )
+            paths.append(path)
+    return paths
+
+
+class PersonImageFolder(Dataset):
+    """Person images under ``root``; ``dataset[i]`` is an RGB ``PIL.Image`` (or ``transform(image)``).
+
+    Args:
+        root: the image folder.
+        file_list: optional text file listing images (one per line, relative to ``root`` or
+            absolute). Without it ``root`` is scanned recursively, sorted.
+        extensions: accepted file suffixes (case-insensitive) when scanning.
+        transform: optional callable applied to the decoded image.
+
+    Corrupt files (unreadable, truncated, zero bytes, not an image) never crash a run:
+    ``dataset[i]`` logs one warning naming the file, records it in ``skipped_files`` /
+    ``num_skipped`` and returns the next readable image (index ``i+1``, ``i+2``, ... modulo
+    the length), so the result is deterministic. With DataLoader workers each worker keeps its
+    own record (the counters live in the worker process).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        file_list: str | os.PathLike[str] | None = None,
+        extensions: Iterable[str] = IMAGE_EXTENSIONS,
+        transform: Callable[[Image.Image], Any] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise NotADirectoryError(f"image folder {self.root} does not exist or is not a folder")
+        self.extensions = tuple(extensions)
+        self.transform = transform
+        if file_list is not None:
+            self.paths = read_file_list(self.root, Path(file_list))
+            if not self.paths:
+                raise ValueError(f"file list {file_list} lists no images")
+        else:
+            self.paths = scan_images(self.root, self.extensions)
+            if not self.paths:
+                raise FileNotFoundError(
+                    f"no images with extensions {', '.join(self.extensions)} found under folder {self.root}"
+                )
+        self.skipped_files: set[Path] = set()
+
+    @property
+    def num_skipped(self) -> int:
+        """Number of distinct corrupt files met so far (in this process)."""
+        return len(self.skipped_files)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load(self, index: int) -> Image.Image:
+        """Decode ``paths[index]``; raises :class:`CorruptImageError` (no skipping)."""
+        return load_rgb(self.paths[index])
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self.paths)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for {n} images")
+        index %= n
+        for offset in range(n):
+            candidate = (index + offset) % n
+            path = self.paths[candidate]
+            if path in self.skipped_files:
+                continue
+            try:
+                image = load_rgb(path)
+            except CorruptImageError as error:
+                self.skipped_files.add(path)
+                logger.warning("skipping unreadable image %s (%s)", path, error.reason)
+                continue
+            return self.transform(image) if self.transform is not None else image
+        raise RuntimeError(f"none of the {n} images under {self.root} could be decoded (all are corrupt)")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={str(self.root)!r}, n={len(self)}, skipped={self.num_skipped})"

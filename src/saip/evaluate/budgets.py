@@ -1,0 +1,118 @@
+"""Named compute budgets for the downstream protocols.
+
+A budget fixes, per task, the protocol variant and how much data and optimisation it uses, so that
+``saip eval all --budget quick`` runs every task in CPU minutes and ``--budget paper`` follows the
+published recipes. Presets:
+
+* ``quick`` (CPU, minutes for all tasks): frozen features where the protocol allows it (kNN ReID,
+  linear attribute probe), 128×64 inputs, a few hundred images per split, short decoder training
+  for the dense tasks. Good for smoke tests and for comparing runs against each other.
+* ``standard`` (CPU tens of minutes / GPU minutes): short fine-tuning at 256×128 (TransReID-style
+  ReID with BNNeck + ID + triplet, attribute fine-tuning with weighted BCE), capped image counts.
+* ``paper`` (GPU hours): the reference recipes of the SAIP downstream code (reference-code.md §1.12):
+  ReID 120 epochs, AdamW 2e-4, 16 ids × 4 images, 20 warm-up epochs, 256×128; attributes 30 epochs,
+  AdamW 1e-4, batch 64; all images.
+
+``epochs`` (when set) overrides ``steps``: ``steps = ceil(epochs · n_train / batch_size)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class TaskBudget:
+    """How one task is run under a budget.
+
+    Attributes:
+        protocol: task-specific variant (reid: ``knn``/``finetune``; attributes: ``linear``/``finetune``;
+            dense tasks: ``frozen``/``finetune`` as their module defines).
+        img_size: input ``(H, W)``; ``None`` = the backbone's own size.
+        steps: optimisation steps (ignored by frozen kNN; overridden by ``epochs``).
+        epochs: passes over the training set, or ``None`` to use ``steps``.
+        batch_size: training batch size (ReID: ``p × k`` with ``k = 4``).
+        lr: peak fine-tuning learning rate (AdamW, linear warm-up then cosine); the linear probe on
+            frozen, standardised features uses its own fixed rate.
+        warmup_steps: warm-up length; a float < 1 is read as a fraction of the steps.
+        max_train_images: cap on training images (``None`` = all).
+        max_eval_images: cap on evaluation images per split (``None`` = all).
+    """
+
+    protocol: str
+    img_size: tuple[int, int] | None
+    steps: int
+    batch_size: int
+    lr: float
+    warmup_steps: float = 0.1
+    epochs: float | None = None
+    max_train_images: int | None = None
+    max_eval_images: int | None = None
+
+    def total_steps(self, num_train: int) -> int:
+        """Number of optimisation steps for a training set of ``num_train`` images."""
+        if self.epochs is not None:
+            return max(1, math.ceil(self.epochs * num_train / self.batch_size))
+        return self.steps
+
+    def warmup(self, total_steps: int) -> int:
+        """Warm-up length in steps."""
+        if self.warmup_steps < 1:
+            return int(self.warmup_steps * total_steps)
+        return int(min(self.warmup_steps, total_steps))
+
+    def lr_at(self, step: int, total_steps: int) -> float:
+        """Learning rate at ``step`` (0-based): linear warm-up to ``lr``, then cosine decay to 0
+        (the TransReID schedule, per step instead of per epoch)."""
+        warmup = self.warmup(total_steps)
+        if step < warmup:
+            return self.lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * self.lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+_QUICK_DENSE = TaskBudget("finetune", None, steps=40, batch_size=8, lr=5e-4,
+                          max_train_images=64, max_eval_images=32)
+_STANDARD_DENSE = TaskBudget("finetune", None, steps=400, batch_size=16, lr=5e-4,
+                             max_train_images=2000, max_eval_images=500)
+
+BUDGETS: dict[str, dict[str, TaskBudget]] = {
+    "quick": {
+        "reid": TaskBudget("knn", (128, 64), steps=60, batch_size=32, lr=3.5e-4, warmup_steps=10,
+                           max_train_images=1000, max_eval_images=800),
+        "attributes": TaskBudget("linear", (128, 64), steps=300, batch_size=32, lr=1e-4, warmup_steps=10,
+                                 max_train_images=600, max_eval_images=400),
+        "pose": _QUICK_DENSE,
+        "parsing": _QUICK_DENSE,
+        "detection": _QUICK_DENSE,
+    },
+    "standard": {
+        "reid": TaskBudget("finetune", (256, 128), steps=300, batch_size=32, lr=2e-4, warmup_steps=30,
+                           max_train_images=4000, max_eval_images=3000),
+        "attributes": TaskBudget("finetune", (256, 128), steps=300, batch_size=32, lr=1e-4, warmup_steps=30,
+                                 max_train_images=4000, max_eval_images=2000),
+        "pose": _STANDARD_DENSE,
+        "parsing": _STANDARD_DENSE,
+        "detection": _STANDARD_DENSE,
+    },
+    "paper": {
+        "reid": TaskBudget("finetune", (256, 128), steps=0, epochs=120, batch_size=64, lr=2e-4,
+                           warmup_steps=20 / 120),
+        "attributes": TaskBudget("finetune", (256, 128), steps=0, epochs=30, batch_size=64, lr=1e-4,
+                                 warmup_steps=0.0),
+        "pose": TaskBudget("finetune", (256, 192), steps=0, epochs=210, batch_size=64, lr=5e-4),
+        "parsing": TaskBudget("finetune", (576, 384), steps=0, epochs=150, batch_size=24, lr=7e-4),
+        "detection": TaskBudget("finetune", None, steps=0, epochs=30, batch_size=16, lr=1e-4),
+    },
+}
+
+
+def get_budget(name: str, task: str, protocol: str | None = None) -> TaskBudget:
+    """The budget of ``task`` under preset ``name``, with an optional protocol override."""
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; choose from {', '.join(BUDGETS)}")
+    if task not in BUDGETS[name]:
+        raise ValueError(f"budget {name!r} has no task {task!r}; tasks: {', '.join(BUDGETS[name])}")
+    budget = BUDGETS[name][task]
+    return replace(budget, protocol=protocol) if protocol else budget

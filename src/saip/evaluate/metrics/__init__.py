@@ -1,0 +1,1 @@
+"""Metric definitions of the downstream protocols (pure functions, numpy/torch in, floats out)."""

@@ -1,0 +1,223 @@
+"""SAIP: the three cross-scale objectives against an EMA or a frozen expert (method.md §1).
+
+One forward computes, for a batch of views (``saip.data.SAIPBatch``):
+
+- CSM: the student encodes every view (2 global, local crops, rescaled copies); the expert encodes
+  the global views. EMA expert: DINO cross-entropy between the expert's centred, sharpened
+  distribution and the student's on every other view (``CSMLoss``), optionally + attention KL.
+  Frozen expert (SAIP*): the prototype space of a frozen model of another width is not defined,
+  so CSM becomes cross-scale *feature* matching through a learned projector: 1 - cos between the
+  projected student image token of every view and the expert image token of each global view,
+  plus patch-token matching on the global views (``objectives.feature_patch_weight``).
+- CSR: the student encodes the visible 25% of the rescaled view; the decoder reconstructs its
+  masked patches while cross-attending to the student's anchor-view tokens (``CSRDecoder``).
+- CSS: the student encodes each query person; the expert encodes the multi-person canvas; the
+  decoder predicts where the query sits (``CSSDecoder``, BCE (+ dice) on box masks).
+
+L = w_csm L_csm + w_csr L_csr + w_css L_css; a zero weight builds no module and computes nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from saip.backbones import Backbone, BackboneOutput
+from saip.config.schema import ObjectivesConfig
+from saip.experts import ema_update, make_ema_copy
+from saip.methods.base import MethodOutput, PretrainMethod, ScheduleValues
+from saip.objectives import CSMHead, CSMLoss, CSRDecoder, CSSDecoder, attention_kl, csr_loss, css_loss
+
+
+class FeatureProjector(nn.Module):
+    """MLP mapping student tokens to the frozen expert's width (SAIP* "linear adapter", made 2-layer)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int = 1024) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean of 1 - cos(a, b) over leading dimensions (feature matching against a frozen expert)."""
+    return (1.0 - F.cosine_similarity(a.float(), b.float(), dim=-1)).mean()
+
+
+class SAIPMethod(PretrainMethod):
+    """SAIP (EMA expert) and SAIP* (frozen expert) pretraining; see the module docstring.
+
+    Args:
+        student: the image encoder being trained.
+        objectives: loss weights and decoder shapes.
+        frozen_expert: a frozen teacher module (SAIP*) returning :class:`BackboneOutput`-like
+            objects with ``image_token`` and ``patch_grid`` at stride 16, with ``embed_dim``;
+            ``None`` for the EMA expert.
+    """
+
+    def __init__(self, student: Backbone, objectives: ObjectivesConfig, frozen_expert: nn.Module | None = None):
+        super().__init__()
+        o = objectives
+        self.cfg = o
+        self.student = student
+        dim = student.embed_dim
+        self.frozen = frozen_expert is not None
+        self.use_csm, self.use_csr, self.use_css = o.csm_weight > 0, o.csr_weight > 0, o.css_weight > 0
+        self.use_attn_kl = o.attention_kl_weight > 0 and not self.frozen
+        if self.use_attn_kl and not hasattr(student, "num_heads"):
+            raise ValueError("objectives.attention_kl_weight > 0 needs a ViT student (attention maps)")
+
+        if self.frozen:
+            self.expert = frozen_expert
+            expert_dim = frozen_expert.embed_dim
+            if self.use_csm:
+                self.csm_projector = FeatureProjector(dim, expert_dim)
+                self.patch_projector = nn.Linear(dim, expert_dim) if o.feature_patch_weight > 0 else None
+        else:
+            expert_dim = dim
+            if self.use_csm:
+                self.csm_head = CSMHead(dim, o.csm_out_dim, o.csm_hidden_dim, o.csm_bottleneck_dim)
+                self.csm_loss = CSMLoss(o.csm_out_dim, o.student_temp, o.center_momentum)
+                self.expert_csm_head = make_ema_copy(self.csm_head)
+            self.expert = make_ema_copy(student)
+        if self.use_csr:
+            self.csr_decoder = CSRDecoder(dim, o.csr_dim, o.csr_depth, o.csr_heads, patch_size=student.stride)
+        if self.use_css:
+            self.css_decoder = CSSDecoder(dim, expert_dim, o.css_hidden_dim, o.css_heads)
+
+    # ------------------------------------------------------------------------------------ encoders
+    def _encode_views(self, batch, need_attention: bool) -> dict[str, BackboneOutput]:
+        """Student outputs for every view a loss needs, keyed by view name ("global0", "local3", ...)."""
+        outputs: dict[str, BackboneOutput] = {}
+        g = batch.global_views  # (2, B, 3, Hg, Wg)
+        n_b = g.shape[1]
+        out = self.student(g.flatten(0, 1), return_attention=need_attention)
+        for i in range(2):
+            outputs[f"global{i}"] = _slice(out, i * n_b, (i + 1) * n_b)
+        need_locals = self.use_csm or (self.use_css and any(s.startswith("local") for s in batch.css_query_sources))
+        n_local = batch.local_views.shape[0]
+        if need_locals and n_local > 0:
+            out = self.student(batch.local_views.flatten(0, 1))
+            for i in range(n_local):
+                outputs[f"local{i}"] = _slice(out, i * n_b, (i + 1) * n_b)
+        if self.use_csm:
+            for i, view in enumerate(batch.scaled_views):
+                outputs[f"scaled{i}"] = self.student(view)
+        return outputs
+
+    def _view_name(self, name: str, n_local: int) -> str:
+        return f"local{n_local - 1}" if name == "local-1" else name
+
+    @torch.no_grad()
+    def _expert(self, images: torch.Tensor, need_attention: bool = False) -> BackboneOutput:
+        if self.frozen:
+            return self.expert(images)
+        return self.expert(images, return_attention=need_attention)
+
+    # ------------------------------------------------------------------------------------ forward
+    def forward(self, batch, schedule: ScheduleValues) -> MethodOutput:
+        o = self.cfg
+        terms: dict[str, torch.Tensor] = {}
+        diagnostics: dict[str, torch.Tensor] = {}
+        total = batch.global_views.new_zeros(())
+        n_local = batch.local_views.shape[0]
+        s_out = self._encode_views(batch, need_attention=self.use_attn_kl)
+        student_views = ["global0", "global1"] + [f"local{i}" for i in range(n_local)] + [
+            f"scaled{i}" for i in range(len(batch.scaled_views))]
+
+        if self.use_csm or self.use_attn_kl:
+            g = batch.global_views
+            t_out = self._expert(g.flatten(0, 1), need_attention=self.use_attn_kl)
+            n_b = g.shape[1]
+            t_views = [_slice(t_out, 0, n_b), _slice(t_out, n_b, 2 * n_b)]
+        if self.use_csm:
+            if self.frozen:
+                loss_csm = self._feature_matching(s_out, student_views, t_views, terms)
+            else:
+                s_logits = [self.csm_head(s_out[v].image_token) for v in student_views]
+                with torch.no_grad():
+                    t_logits = [self.expert_csm_head(t.image_token) for t in t_views]
+                loss_csm = self.csm_loss(s_logits, t_logits, schedule.teacher_temp)
+                for key, value in self.csm_loss.diagnostics(s_logits, t_logits, schedule.teacher_temp).items():
+                    diagnostics[f"csm/{key}"] = value
+            terms["loss/csm"] = loss_csm.detach()
+            total = total + o.csm_weight * loss_csm
+        if self.use_attn_kl:
+            s_attn = [s_out["global0"].attention, s_out["global1"].attention]
+            loss_attn = sum(attention_kl(s, t.attention) for s, t in zip(s_attn, t_views, strict=True)) / 2
+            terms["loss/attn_kl"] = loss_attn.detach()
+            total = total + o.attention_kl_weight * loss_attn
+
+        if self.use_csr:
+            loss_csr = self._csr(batch, s_out)
+            terms["loss/csr"] = loss_csr.detach()
+            diagnostics["csr/vs_trivial"] = loss_csr.detach()  # predicting the patch mean scores 1.0
+            total = total + o.csr_weight * loss_csr
+
+        if self.use_css:
+            loss_css = self._css(batch, s_out, n_local)
+            terms["loss/css"] = loss_css.detach()
+            total = total + o.css_weight * loss_css
+
+        return MethodOutput(loss=total, terms=terms, diagnostics=diagnostics)
+
+    def _feature_matching(self, s_out, student_views, t_views, terms) -> torch.Tensor:
+        """SAIP* CSM: every student view's projected image token vs each global expert token."""
+        targets = [t.image_token for t in t_views]
+        loss = torch.stack([
+            cosine_distance(self.csm_projector(s_out[v].image_token), target)
+            for v in student_views for target in targets]).mean()
+        if self.patch_projector is not None:
+            patch_terms = []
+            for i, t in enumerate(t_views):
+                s = s_out[f"global{i}"]
+                target = t.patch_grid
+                if target.shape[-2:] != tuple(s.grid_size):
+                    target = F.interpolate(target, size=s.grid_size, mode="bilinear", align_corners=False)
+                patch_terms.append(cosine_distance(self.patch_projector(s.patch_tokens),
+                                                   target.flatten(2).transpose(1, 2)))
+            loss_patch = torch.stack(patch_terms).mean()
+            terms["loss/csm_patch"] = loss_patch.detach()
+            loss = loss + self.cfg.feature_patch_weight * loss_patch
+        return loss
+
+    def _csr(self, batch, s_out) -> torch.Tensor:
+        view = batch.csr_view  # (B, 3, Hr, Wr)
+        visible = self.student(view, ids_keep=batch.csr_ids_keep)
+        anchor = s_out[batch.csr_anchor_source]
+        anchor_tokens = torch.cat([anchor.image_token.unsqueeze(1), anchor.patch_tokens], dim=1)
+        grid = (view.shape[-2] // self.student.stride, view.shape[-1] // self.student.stride)
+        pred = self.csr_decoder(visible.patch_tokens, batch.csr_ids_restore, grid, anchor_tokens, anchor.grid_size)
+        return csr_loss(pred, view, batch.csr_mask, patch_size=self.student.stride, norm_pix=True)
+
+    def _css(self, batch, s_out, n_local: int) -> torch.Tensor:
+        canvas_grid = self._expert(batch.canvas).patch_grid  # (B, Dc, h, w), no grad
+        losses = []
+        for k, name in enumerate(batch.css_query_sources):
+            q = s_out[self._view_name(name, n_local)]
+            tokens = torch.cat([q.image_token.unsqueeze(1), q.patch_tokens], dim=1)
+            logits = self.css_decoder(tokens, canvas_grid, queries_per_canvas=1)  # (B, 1, h, w)
+            losses.append(css_loss(logits, batch.canvas_masks[:, k : k + 1], self.cfg.css_dice_weight))
+        return torch.stack(losses).mean()
+
+    # ------------------------------------------------------------------------------------ expert
+    @torch.no_grad()
+    def update_expert(self, schedule: ScheduleValues) -> None:
+        if self.frozen:
+            return
+        ema_update(self.expert, self.student, schedule.momentum)
+        if self.use_csm:
+            ema_update(self.expert_csm_head, self.csm_head, schedule.momentum)
+
+
+def _slice(out: BackboneOutput, start: int, stop: int) -> BackboneOutput:
+    """Rows ``start:stop`` of a batched backbone output (views encoded together are split again)."""
+    return BackboneOutput(
+        image_token=out.image_token[start:stop],
+        patch_tokens=out.patch_tokens[start:stop],
+        grid_size=out.grid_size,
+        ids_keep=None if out.ids_keep is None else out.ids_keep[start:stop],
+        attention=None if out.attention is None else out.attention[start:stop],
+    )

@@ -1,0 +1,243 @@
+"""CSM — cross-scale matching (method.md §1, "Objectives", CSM).
+
+A DINO-style objective: the expert (EMA teacher or frozen model) produces a centred, sharpened
+distribution over ``K`` prototypes for each of its views (the global views); the student produces a
+distribution for every view (global views, local crops and the rescaled copies). The student is
+trained to match the expert on every *other* view (cross-view, cross-scale).
+
+With ``t_i`` the teacher logits of teacher view ``i`` (``i < T``), ``s_v`` the student logits of
+student view ``v`` (``v < S``), ``c`` the centre, ``tau_t``/``tau_s`` the temperatures and ``B`` the batch::
+
+    P_i = softmax((t_i - c) / tau_t)           Q_v = log_softmax(s_v / tau_s)
+    L_csm = 1 / (T * (S - 1)) * sum_{i < T} sum_{v < S, v != i} 1/B sum_b [ - sum_k P_i[b, k] * Q_v[b, k] ]
+    c <- m * c + (1 - m) * mean_{i, b} t_i[b]          (after the loss; all-reduced under DDP)
+
+Student views ``0..T-1`` must be the same views as the teacher's (their pairs ``v == i`` are skipped).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from timm.layers import trunc_normal_
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm
+
+
+class CSMHead(nn.Module):
+    """DINO projection head used by CSM: MLP -> L2-normalise -> weight-normalised linear (no bias).
+
+    ``in_dim -> hidden_dim -> hidden_dim -> bottleneck_dim`` (GELU between, ``nlayers`` Linear layers in
+    the MLP), then ``F.normalize`` and ``weight_norm(Linear(bottleneck_dim, out_dim, bias=False))`` whose
+    norm ``g`` is fixed to 1 (and frozen when ``norm_last_layer``), so logits are cosine similarities
+    to ``out_dim`` prototypes.
+
+    Args:
+        in_dim: width of the image token.
+        out_dim: number of prototypes ``K``.
+        hidden_dim: MLP hidden width.
+        bottleneck_dim: width before the prototype layer.
+        nlayers: number of Linear layers in the MLP (>= 1).
+        norm_last_layer: freeze the weight-norm magnitude ``g`` at 1.
+
+    Shapes:
+        forward: ``(N, in_dim) -> (N, out_dim)``.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int = 65536,
+        hidden_dim: int = 2048,
+        bottleneck_dim: int = 256,
+        nlayers: int = 3,
+        norm_last_layer: bool = True,
+    ) -> None:
+        super().__init__()
+        if nlayers < 1:
+            raise ValueError(f"nlayers must be >= 1, got {nlayers}")
+        layers: list[nn.Module]
+        if nlayers == 1:
+            layers = [nn.Linear(in_dim, bottleneck_dim)]
+        else:
+            layers = [nn.Linear(in_dim, hidden_dim), nn.GELU()]
+            for _ in range(nlayers - 2):
+                layers += [nn.Linear(hidden_dim, hidden_dim), nn.GELU()]
+            layers.append(nn.Linear(hidden_dim, bottleneck_dim))
+        self.mlp = nn.Sequential(*layers)
+        self.mlp.apply(self._init_linear)
+        # Prototype layer: W = g * v / ||v|| per output row; g fixed to 1.
+        self.last_layer = weight_norm(nn.Linear(bottleneck_dim, out_dim, bias=False))
+        g = self.last_layer.parametrizations.weight.original0  # (out_dim, 1)
+        with torch.no_grad():
+            g.fill_(1.0)
+        if norm_last_layer:
+            g.requires_grad_(False)
+
+    @staticmethod
+    def _init_linear(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def cancel_last_layer_gradients(self) -> None:
+        """Drop the prototype layer's gradients (DINO's ``freeze_last_layer`` for the first epoch)."""
+        for p in self.last_layer.parameters():
+            p.grad = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.mlp(x)  # (N, bottleneck)
+        x = F.normalize(x, dim=-1, p=2)  # (N, bottleneck), unit norm
+        return self.last_layer(x)  # (N, K)
+
+
+def teacher_temperature_schedule(
+    step: int, warmup_steps: int, start: float = 0.04, end: float = 0.07
+) -> float:
+    """Teacher temperature at ``step``: linear from ``start`` to ``end`` over ``warmup_steps``, then ``end``.
+
+    Pure function; the training loop calls it with the global optimizer step. ``warmup_steps <= 0``
+    returns ``end`` (use ``start == end`` for the constant 0.04 of the reference code).
+    """
+    if warmup_steps <= 0 or step >= warmup_steps:
+        return float(end)
+    step = max(int(step), 0)
+    return float(start + (end - start) * step / warmup_steps)
+
+
+def _stack_views(views: list[Tensor] | tuple[Tensor, ...], name: str) -> Tensor:
+    if len(views) == 0:
+        raise ValueError(f"{name} must contain at least one view")
+    shapes = {tuple(v.shape) for v in views}
+    if len(shapes) != 1 or len(views[0].shape) != 2:
+        raise ValueError(f"all {name} must be (B, K) tensors of one shape, got {sorted(shapes)}")
+    return torch.stack([v.float() for v in views])  # (V, B, K)
+
+
+class CSMLoss(nn.Module):
+    """Cross-scale matching loss (method.md §1 CSM; DINO cross-entropy with centring and sharpening).
+
+    Implements (see module docstring for notation)::
+
+        L_csm = 1/(T*(S-1)) * sum_{i<T} sum_{v<S, v!=i} mean_b[ -sum_k softmax((t_i-c)/tau_t)_bk
+                                                                  * log_softmax(s_v/tau_s)_bk ]
+
+    Teacher logits are detached; the loss is computed in float32.
+
+    Args:
+        out_dim: number of prototypes ``K``.
+        student_temp: ``tau_s`` (0.1).
+        center_momentum: ``m`` of the centre EMA (0.9).
+    """
+
+    center: Tensor
+
+    def __init__(self, out_dim: int, student_temp: float = 0.1, center_momentum: float = 0.9) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+        self.student_temp = student_temp
+        self.center_momentum = center_momentum
+        self.register_buffer("center", torch.zeros(1, out_dim))
+
+    def forward(
+        self,
+        student_outputs: list[Tensor],
+        teacher_outputs: list[Tensor],
+        teacher_temp: float,
+        update_center: bool = True,
+    ) -> Tensor:
+        """Return the scalar CSM loss; then (if ``update_center``) update the centre.
+
+        Args:
+            student_outputs: ``S`` tensors ``(B, K)``; the first ``T`` are the teacher's views.
+            teacher_outputs: ``T`` tensors ``(B, K)`` (expert logits on the global views).
+            teacher_temp: ``tau_t`` for this step (see :func:`teacher_temperature_schedule`).
+            update_center: update the centre EMA with these teacher logits after computing the loss.
+        """
+        s = _stack_views(student_outputs, "student_outputs")  # (S, B, K)
+        t = _stack_views(teacher_outputs, "teacher_outputs").detach()  # (T, B, K)
+        n_s, n_t = s.shape[0], t.shape[0]
+        if t.shape[1:] != s.shape[1:]:
+            raise ValueError(
+                f"teacher views {tuple(t.shape[1:])} and student views {tuple(s.shape[1:])} differ"
+            )
+        if n_s < n_t:
+            raise ValueError(f"need at least as many student views ({n_s}) as teacher views ({n_t})")
+        n_pairs = n_t * (n_s - 1)
+        if n_pairs == 0:
+            raise ValueError("CSM needs at least one cross-view pair (got 1 teacher and 1 student view)")
+
+        with torch.autocast(device_type=s.device.type, enabled=False):  # float32 even under AMP
+            t_prob = F.softmax((t - self.center.float()) / teacher_temp, dim=-1)  # (T, B, K)
+            s_logp = F.log_softmax(s / self.student_temp, dim=-1)  # (S, B, K)
+            # ce[i, v] = mean_b -sum_k P_i[b,k] * Q_v[b,k]
+            ce = -torch.einsum("tbk,sbk->ts", t_prob, s_logp) / s.shape[1]  # (T, S)
+        same_view = torch.eye(n_t, n_s, dtype=torch.bool, device=ce.device)  # (T, S), pairs v == i
+        loss = ce.masked_fill(same_view, 0.0).sum() / n_pairs
+
+        if update_center:
+            self.update_center(teacher_outputs)
+        return loss
+
+    @torch.no_grad()
+    def update_center(self, teacher_outputs: list[Tensor]) -> None:
+        """``c <- m*c + (1-m) * mean over batch and teacher views of the teacher logits``.
+
+        The sum and count are all-reduced across ranks when ``torch.distributed`` is initialised.
+        """
+        t = _stack_views(teacher_outputs, "teacher_outputs").detach()  # (T, B, K)
+        total = t.sum(dim=(0, 1)).unsqueeze(0)  # (1, K)
+        count = torch.tensor(float(t.shape[0] * t.shape[1]), device=t.device)
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(total)
+            dist.all_reduce(count)
+        batch_center = total / count
+        self.center.mul_(self.center_momentum).add_(
+            batch_center.to(self.center.dtype), alpha=1 - self.center_momentum
+        )
+
+    @torch.no_grad()
+    def diagnostics(
+        self, student_outputs: list[Tensor], teacher_outputs: list[Tensor], teacher_temp: float
+    ) -> dict[str, Tensor]:
+        """:func:`csm_diagnostics` with this loss' centre and student temperature."""
+        return csm_diagnostics(
+            student_outputs, teacher_outputs, teacher_temp, student_temp=self.student_temp, center=self.center
+        )
+
+
+@torch.no_grad()
+def csm_diagnostics(
+    student_outputs: list[Tensor],
+    teacher_outputs: list[Tensor],
+    teacher_temp: float,
+    student_temp: float = 0.1,
+    center: Tensor | None = None,
+) -> dict[str, Tensor]:
+    """Collapse alarms for CSM, computed without grad; values are 0-d float32 tensors (no host sync).
+
+    - ``student_entropy``: mean over views and batch of ``H(softmax(s_v / tau_s)) / ln K``
+      (1 = uniform, 0 = one-hot).
+    - ``teacher_entropy``: same for the teacher's centred, sharpened ``softmax((t_i - c) / tau_t)``.
+    - ``teacher_std``: std over the batch of the raw teacher logits, averaged over prototypes and views
+      (0 = every image gets the same output, i.e. collapse).
+    """
+    s = _stack_views(student_outputs, "student_outputs")  # (S, B, K)
+    t = _stack_views(teacher_outputs, "teacher_outputs")  # (T, B, K)
+    log_k = math.log(s.shape[-1])
+    c = 0.0 if center is None else center.float()
+
+    def _norm_entropy(logits: Tensor) -> Tensor:
+        logp = F.log_softmax(logits, dim=-1)
+        return -(logp.exp() * logp).sum(-1).mean() / log_k
+
+    teacher_std = t.std(dim=1).mean() if t.shape[1] > 1 else t.new_zeros(())
+    return {
+        "student_entropy": _norm_entropy(s / student_temp),
+        "teacher_entropy": _norm_entropy((t - c) / teacher_temp),
+        "teacher_std": teacher_std,
+    }

@@ -1,0 +1,75 @@
+"""Turn a :class:`RunConfig` into the objects of a run: data source, views, method."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from saip.backbones import create_backbone
+from saip.config.load import ConfigError
+from saip.config.schema import RunConfig
+from saip.data import PersonImageFolder, SAIPViewConfig
+from saip.methods.base import PretrainMethod
+
+
+def build_view_config(cfg: RunConfig) -> SAIPViewConfig:
+    """The view config of a run: ``data.views`` overrides, with unneeded views switched off.
+
+    CSR's masked view is only made when CSR is on; the canvas only when CSS (or DPAL's relation
+    term) needs it; rescaled copies only for CSM.
+    """
+    o = cfg.objectives
+    values: dict[str, Any] = dict(cfg.data.views)
+    if cfg.method == "dpal":
+        values.setdefault("make_csr", False)
+        values.setdefault("make_canvas", cfg.dpal.relation_weight > 0)
+        values.setdefault("n_scaled", 0)
+    else:
+        values.setdefault("make_csr", o.csr_weight > 0)
+        values.setdefault("make_canvas", o.css_weight > 0)
+        if o.csm_weight == 0:
+            values.setdefault("n_scaled", 0)
+    n_local = values.get("n_local", SAIPViewConfig.n_local)
+    if n_local == 0:
+        values.setdefault("canvas_persons", ("global0", "global1"))
+    try:
+        return SAIPViewConfig.from_dict(values)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"data.views: {error}") from error
+
+
+def build_source(cfg: RunConfig):
+    """Person images: a folder (``data.root``) or the embedded synthetic persons."""
+    if cfg.data.root:
+        return PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
+    from saip.synth import SyntheticPersonDataset
+
+    return SyntheticPersonDataset(identities=cfg.data.synthetic_identities,
+                                  images_per_id=cfg.data.synthetic_images_per_id, seed=cfg.train.seed,
+                                  size=tuple(cfg.data.views.get("global_size", (256, 128))))
+
+
+def build_student(cfg: RunConfig):
+    return create_backbone(cfg.model.backbone, img_size=tuple(cfg.model.img_size), weights=cfg.model.weights,
+                           drop_path_rate=cfg.model.drop_path)
+
+
+def build_frozen_expert(cfg: RunConfig, student):
+    """The frozen pretrained expert of SAIP*/DPAL (``expert.teacher``)."""
+    from saip.teachers import build_teacher
+
+    return build_teacher(cfg.expert.teacher, student_stride=student.stride,
+                         img_size=tuple(cfg.expert.teacher_img_size or cfg.model.img_size))
+
+
+def build_method(cfg: RunConfig) -> PretrainMethod:
+    """SAIP (EMA expert), SAIP* (frozen expert) or DPAL, per ``method``."""
+    student = build_student(cfg)
+    if cfg.method == "dpal":
+        from saip.methods.dpal import DPALMethod
+
+        return DPALMethod(student, build_frozen_expert(cfg, student), cfg.dpal)
+    from saip.methods.saip import SAIPMethod
+
+    frozen = cfg.method == "saip_star" or cfg.expert.kind == "frozen"
+    expert = build_frozen_expert(cfg, student) if frozen else None
+    return SAIPMethod(student, cfg.objectives, frozen_expert=expert)

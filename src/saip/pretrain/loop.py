@@ -1,0 +1,257 @@
+"""The pretraining loop: schedules by global step, AMP, gradient accumulation, DDP, checkpoints, resume.
+
+Read top to bottom, one optimizer step is: for each of ``accum_steps`` micro-batches, forward the
+method (losses), backward (DDP syncs gradients on the last micro-batch only); then clip, step,
+update the EMA expert once, log, and checkpoint every ``train.checkpoint_every`` steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from saip.config.load import ConfigError, config_from_dict, to_yaml
+from saip.config.schema import RunConfig
+from saip.data import SAIPCollate, ViewDataset
+from saip.methods.base import ScheduleValues
+from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged, check_finite
+from saip.pretrain.atomic import atomic_write_text
+from saip.pretrain.builder import build_method, build_source, build_view_config
+from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
+from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed
+from saip.pretrain.metrics_log import MetricsLogger
+from saip.pretrain.optim import build_optimizer
+from saip.pretrain.sampler import EpochSampler
+from saip.pretrain.schedules import cosine_lr, cosine_momentum, scaled_lr, teacher_temperature
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available")
+    return device
+
+
+def autocast_context(amp: str, device: torch.device):
+    """bf16 autocast on CUDA by default, full fp32 on CPU (``train.amp``)."""
+    if amp == "off" or (amp == "auto" and device.type != "cuda"):
+        return contextlib.nullcontext()
+    dtype = torch.float16 if amp == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+class Trainer:
+    """Owns one run: builds everything from the config, trains, checkpoints, resumes."""
+
+    def __init__(self, cfg: RunConfig, resume: bool = False, overwrite: bool = False, progress: bool = True):
+        self.run_dir = Path(cfg.out)
+        self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
+        self.resume_state = None
+        if resume:
+            if not self.ckpt_path.is_file():
+                raise ConfigError(f"--resume: no checkpoint at {self.ckpt_path}")
+            self.resume_state = load_checkpoint(self.ckpt_path)
+            cfg = config_from_dict(self.resume_state["config"])
+            cfg.out = str(self.run_dir)
+        elif self.ckpt_path.exists() and not overwrite:
+            raise ConfigError(f"out: {self.run_dir} already holds a run; pass --resume to continue it or "
+                              "--overwrite to start again")
+        self.cfg = cfg
+        t = cfg.train
+        self.device = resolve_device(t.device)
+        self.dist: DistInfo = init_distributed(self.device.type)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.progress = progress and self.dist.is_main
+        torch.manual_seed(t.seed + self.dist.rank)
+
+        self.view_config = build_view_config(cfg)
+        self.dataset = ViewDataset(build_source(cfg), self.view_config, seed=t.seed)
+        self.sampler = EpochSampler(len(self.dataset), t.seed, self.dist.rank, self.dist.world_size)
+        batches_per_epoch = self.sampler.per_rank() // t.batch_size
+        if batches_per_epoch < t.accum_steps:
+            raise ConfigError(f"train.batch_size={t.batch_size} x accum_steps={t.accum_steps}: the dataset "
+                              f"({len(self.dataset)} images) is too small for one optimizer step")
+        self.steps_per_epoch = batches_per_epoch // t.accum_steps
+        self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
+        self.warmup_steps = int(round(t.warmup_fraction * self.total_steps))
+        self.teacher_temp_warmup = int(round(cfg.objectives.teacher_temp_warmup_fraction * self.total_steps))
+        self.global_batch = t.batch_size * t.accum_steps * self.dist.world_size
+        self.peak_lr = scaled_lr(t.base_lr, self.global_batch)
+
+        self.method = build_method(cfg).to(self.device)
+        self.model = self.method
+        if self.dist.enabled:
+            self.model = DistributedDataParallel(
+                self.method, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None)
+        if t.compile:
+            self.model = torch.compile(self.model)
+        self.optimizer = build_optimizer(self.method, self.peak_lr, t.weight_decay, tuple(t.betas))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        if self.resume_state is not None:
+            self._restore(self.resume_state)
+        self.logger = MetricsLogger(self.run_dir, enabled=self.dist.is_main,
+                                    resume_step=self.step if self.resume_state is not None else None)
+        self.alarms = AlarmMonitor(stop_on_collapse=t.stop_on_collapse)
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.run_dir / "config.yaml", to_yaml(cfg))
+
+    # ------------------------------------------------------------------------------ schedules
+    def schedule(self, step: int) -> ScheduleValues:
+        t, o, e = self.cfg.train, self.cfg.objectives, self.cfg.expert
+        return ScheduleValues(
+            step=step, total_steps=self.total_steps,
+            lr=cosine_lr(step, self.total_steps, self.peak_lr, self.warmup_steps, t.min_lr),
+            weight_decay=t.weight_decay,
+            momentum=cosine_momentum(step, self.total_steps, e.momentum_start, e.momentum_end),
+            teacher_temp=teacher_temperature(step, self.teacher_temp_warmup, o.teacher_temp_start, o.teacher_temp),
+            progress=step / max(1, self.total_steps),
+        )
+
+    # ------------------------------------------------------------------------------ state
+    def _state(self) -> dict:
+        return {
+            "method": self.method.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(), "step": self.step, "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "config": asdict(self.cfg),
+            "total_steps": self.total_steps, "world_size": self.dist.world_size,
+        }
+
+    def _restore(self, state: dict) -> None:
+        self.method.load_state_dict(state["method"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        if state.get("world_size", 1) != self.dist.world_size:
+            log.warning("resuming with %d processes (checkpoint: %d): data order differs from an "
+                        "uninterrupted run", self.dist.world_size, state.get("world_size", 1))
+        set_rng_state(state["rng"])
+
+    def save(self) -> None:
+        if self.dist.is_main:
+            save_checkpoint(self.ckpt_path, self._state())
+
+    # ------------------------------------------------------------------------------ training
+    def _loader(self) -> DataLoader:
+        t = self.cfg.train
+        self.dataset.set_epoch(self.epoch)
+        self.sampler.set_epoch(self.epoch, start=self.batch_in_epoch * t.batch_size)
+        workers = self.cfg.data.num_workers
+        return DataLoader(self.dataset, batch_size=t.batch_size, sampler=self.sampler, num_workers=workers,
+                          collate_fn=SAIPCollate(self.view_config, seed=t.seed), drop_last=True,
+                          pin_memory=self.device.type == "cuda", persistent_workers=False,
+                          prefetch_factor=4 if workers > 0 else None)
+
+    def train(self) -> Path:
+        """Run until ``total_steps``; returns the run folder. Raises :class:`TrainingDiverged` on NaN/collapse."""
+        t = self.cfg.train
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=self.step, desc="pretrain", unit="step", dynamic_ncols=True)
+        window: dict[str, float] = {}
+        window_count, window_start, warnings = 0, time.perf_counter(), []
+        try:
+            while self.step < self.total_steps:
+                micro = 0
+                for batch in self._loader():
+                    if micro == 0:
+                        sched = self.schedule(self.step)
+                        for group in self.optimizer.param_groups:
+                            group["lr"] = sched.lr
+                    batch = batch.to(self.device, non_blocking=True)
+                    last_micro = micro == t.accum_steps - 1
+                    sync = contextlib.nullcontext() if (last_micro or not self.dist.enabled) else self.model.no_sync()
+                    with sync:
+                        with autocast_context(t.amp, self.device):
+                            out = self.model(batch, sched)
+                        self.scaler.scale(out.loss / t.accum_steps).backward()
+                    for key, value in {"loss": out.loss.detach(), **out.terms, **out.diagnostics}.items():
+                        window[key] = window.get(key, 0.0) + float(value) / t.accum_steps
+                    micro += 1
+                    self.batch_in_epoch += 1
+                    if not last_micro:
+                        continue
+                    micro = 0
+                    check_finite(self.step, float(out.loss.detach()))
+                    self.scaler.unscale_(self.optimizer)
+                    grad_norm = (torch.nn.utils.clip_grad_norm_(self.method.parameters(), t.clip_grad)
+                                 if t.clip_grad else torch.zeros(()))
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.method.update_expert(sched)
+                    self.step += 1
+                    window_count += 1
+                    window["grad_norm"] = window.get("grad_norm", 0.0) + float(grad_norm)
+                    if self.step % t.log_every == 0 or self.step == self.total_steps:
+                        warnings = self._log(window, window_count, window_start, sched)
+                        window, window_count, window_start = {}, 0, time.perf_counter()
+                    if self.step % t.checkpoint_every == 0 and self.step < self.total_steps:
+                        self.save()
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix_str(f"loss {float(out.loss.detach()):.3f}" + (f" | {warnings[0]}" if warnings else ""))
+                    if self.step >= self.total_steps:
+                        break
+                else:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+            self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+            self.logger.close()
+        if self.dist.is_main:
+            v = self.view_config
+            save_backbone(self.run_dir, self.method.student, self.cfg.model.backbone, list(v.mean), list(v.std))
+        return self.run_dir
+
+    def _log(self, window: dict[str, float], count: int, start: float, sched: ScheduleValues) -> list[str]:
+        elapsed = time.perf_counter() - start
+        scalars = {k: float(all_reduce_mean(torch.tensor(v / count))) for k, v in sorted(window.items())}
+        scalars.update(epoch=self.epoch, lr=sched.lr, momentum=sched.momentum, teacher_temp=sched.teacher_temp,
+                       images_per_s=count * self.global_batch / max(elapsed, 1e-9))
+        warnings = self.alarms.check(self.step, scalars, past_warmup=self.step > self.warmup_steps)
+        for message in warnings:
+            log.warning(message)
+        self.logger.log(self.step, scalars)
+        return warnings
+
+
+def pretrain(cfg: RunConfig, resume: bool = False, overwrite: bool = False, progress: bool = True,
+             probe: bool | None = None) -> Path:
+    """Pretrain per ``cfg``; writes the run folder and returns it (see README "Run folder").
+
+    On NaN/inf or collapse the run stops with :class:`TrainingDiverged`; ``checkpoints/last.pt``
+    then still holds the last good state.
+    """
+    trainer = Trainer(cfg, resume=resume, overwrite=overwrite, progress=progress)
+    try:
+        run_dir = trainer.train()
+        if (trainer.cfg.probe.enabled if probe is None else probe) and trainer.dist.is_main:
+            from saip.pretrain.probe_hook import probe_run
+
+            probe_run(trainer.cfg, run_dir, trainer.device)
+        return run_dir
+    except TrainingDiverged:
+        raise
+    finally:
+        cleanup()
+
+
+__all__ = ["Trainer", "TrainingDiverged", "pretrain"]
