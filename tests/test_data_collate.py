@@ -156,3 +156,17 @@ def test_dataloader_workers_do_not_change_batches() -> None:
         assert x.epoch == y.epoch == 3
         for tx, ty in zip(_tensors(x), _tensors(y), strict=True):
             assert torch.equal(tx, ty)
+
+
+def test_set_epoch_reaches_persistent_workers() -> None:
+    config = SAIPViewConfig(global_size=(64, 32), local_size=(32, 16), n_local=1, canvas_size=(64, 64))
+    dataset = ViewDataset(_Synthetic(4), config, seed=1)
+    loader = DataLoader(
+        dataset, batch_size=4, num_workers=2, persistent_workers=True, collate_fn=SAIPCollate(config, seed=1)
+    )
+    seen = []
+    for epoch in range(2):
+        dataset.set_epoch(epoch)
+        seen.append(next(iter(loader)))
+    assert [b.epoch for b in seen] == [0, 1]
+    assert torch.equal(seen[1].global_views, _batch(config, seed=1, epoch=1).global_views)

@@ -60,7 +60,7 @@ def strip_prefixes(state: Mapping[str, torch.Tensor], target_keys: set[str]) -> 
         while name not in target_keys:
             for prefix in _PREFIXES:
                 if name.startswith(prefix):
-                    name = name[len(prefix):]
+                    name = name[len(prefix) :]
                     break
             else:
                 break
@@ -82,8 +82,10 @@ def load_backbone_weights(model: nn.Module, path: str | Path, nesting_key: str |
     bad = [k for k in target if state[k].shape != target[k].shape]
     if bad:
         k = bad[0]
-        raise ValueError(f"{path}: shape mismatch for {k}: file {tuple(state[k].shape)} "
-                         f"vs model {tuple(target[k].shape)} ({len(bad)} mismatches)")
+        raise ValueError(
+            f"{path}: shape mismatch for {k}: file {tuple(state[k].shape)} "
+            f"vs model {tuple(target[k].shape)} ({len(bad)} mismatches)"
+        )
     model.load_state_dict({k: state[k] for k in target}, strict=True)
     unused = sorted(set(state) - set(target))
     if unused:

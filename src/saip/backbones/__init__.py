@@ -7,6 +7,14 @@ from saip.backbones.registry import ALIASES, PAPER_BACKBONES, resolve_timm_name
 from saip.backbones.vit import ViTBackbone
 
 __all__ = [
-    "ALIASES", "PAPER_BACKBONES", "Backbone", "BackboneOutput", "ConvBackbone", "ViTBackbone",
-    "count_parameters", "create_backbone", "make_stride16", "resolve_timm_name",
+    "ALIASES",
+    "PAPER_BACKBONES",
+    "Backbone",
+    "BackboneOutput",
+    "ConvBackbone",
+    "ViTBackbone",
+    "count_parameters",
+    "create_backbone",
+    "make_stride16",
+    "resolve_timm_name",
 ]

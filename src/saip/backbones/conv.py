@@ -69,8 +69,10 @@ class ConvBackbone(nn.Module):
             out = self.model.forward_features(torch.zeros(1, 3, 64, 32))
             self.model.train(was_training)
         if out.shape[-2:] != (4, 2):
-            raise ValueError(f"backbone {self.timm_name!r}: could not obtain a stride-16 feature map "
-                             f"(got {tuple(out.shape[-2:])} for a 64x32 input)")
+            raise ValueError(
+                f"backbone {self.timm_name!r}: could not obtain a stride-16 feature map "
+                f"(got {tuple(out.shape[-2:])} for a 64x32 input)"
+            )
 
     def forward(
         self,
@@ -81,8 +83,10 @@ class ConvBackbone(nn.Module):
     ) -> BackboneOutput:
         """Encode ``images`` ``(B, 3, H, W)``; see :class:`ViTBackbone.forward` for the arguments."""
         if return_blocks or return_attention:
-            raise ValueError(f"backbone {self.timm_name!r}: block tokens and attention maps are "
-                             "only available for ViT backbones")
+            raise ValueError(
+                f"backbone {self.timm_name!r}: block tokens and attention maps are "
+                "only available for ViT backbones"
+            )
         _, _, H, W = images.shape
         if H % self.stride or W % self.stride:
             raise ValueError(f"input size {H}x{W} is not a multiple of the stride {self.stride}")
@@ -97,7 +101,9 @@ class ConvBackbone(nn.Module):
         tokens = fmap.flatten(2).transpose(1, 2)  # (B, h*w, D)
         if ids_keep is not None:
             tokens = torch.gather(tokens, 1, ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-        return BackboneOutput(image_token=image_token, patch_tokens=tokens, grid_size=(h, w), ids_keep=ids_keep)
+        return BackboneOutput(
+            image_token=image_token, patch_tokens=tokens, grid_size=(h, w), ids_keep=ids_keep
+        )
 
     def no_weight_decay_names(self) -> set[str]:
         return set()

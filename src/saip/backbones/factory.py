@@ -31,7 +31,8 @@ def create_backbone(
     timm_name = resolve_timm_name(name)
     try:
         backbone: Backbone = (ViTBackbone if is_vit(timm_name) else ConvBackbone)(
-            timm_name, img_size=img_size, **timm_kwargs)
+            timm_name, img_size=img_size, **timm_kwargs
+        )
     except RuntimeError as error:
         if "Unknown model" in str(error):
             raise ValueError(f"unknown backbone {name!r}: not a saip alias or timm model name") from error

@@ -32,7 +32,11 @@ class ViTBackbone(nn.Module):
     def __init__(self, timm_name: str, img_size: tuple[int, int] = (256, 128), **timm_kwargs) -> None:
         super().__init__()
         self.model = timm.create_model(
-            timm_name, pretrained=False, num_classes=0, img_size=tuple(img_size), dynamic_img_size=True,
+            timm_name,
+            pretrained=False,
+            num_classes=0,
+            img_size=tuple(img_size),
+            dynamic_img_size=True,
             **timm_kwargs,
         )
         if self.model.cls_token is None:
@@ -48,11 +52,15 @@ class ViTBackbone(nn.Module):
         """Position embeddings ``(1, 1 + h*w, D)`` (class slot first) for a patch grid of ``grid_size``."""
         m = self.model
         return resample_abs_pos_embed(
-            m.pos_embed, new_size=list(grid_size), old_size=list(m.patch_embed.grid_size),
+            m.pos_embed,
+            new_size=list(grid_size),
+            old_size=list(m.patch_embed.grid_size),
             num_prefix_tokens=0 if m.no_embed_class else m.num_prefix_tokens,
         )
 
-    def _embed(self, images: torch.Tensor, ids_keep: torch.Tensor | None) -> tuple[torch.Tensor, tuple[int, int]]:
+    def _embed(
+        self, images: torch.Tensor, ids_keep: torch.Tensor | None
+    ) -> tuple[torch.Tensor, tuple[int, int]]:
         m = self.model
         _, _, H, W = images.shape
         if H % self.stride or W % self.stride:
@@ -99,8 +107,12 @@ class ViTBackbone(nn.Module):
                 block_tokens[i] = x
         x = self.model.norm(x)
         return BackboneOutput(
-            image_token=x[:, 0], patch_tokens=x[:, 1:], grid_size=grid, ids_keep=ids_keep,
-            block_tokens=block_tokens, attention=attention,
+            image_token=x[:, 0],
+            patch_tokens=x[:, 1:],
+            grid_size=grid,
+            ids_keep=ids_keep,
+            block_tokens=block_tokens,
+            attention=attention,
         )
 
     @staticmethod

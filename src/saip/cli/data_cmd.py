@@ -11,8 +11,10 @@ _DATA_COMMAND_MODULES = ["saip.cli.data_synth", "saip.cli.data_real"]
 
 
 def register(app: typer.Typer) -> None:
-    data_app = typer.Typer(help="Build datasets: synthetic default data, crops from boxes or video, shards.",
-                           no_args_is_help=True)
+    data_app = typer.Typer(
+        help="Build datasets: synthetic default data, crops from boxes or video, shards.",
+        no_args_is_help=True,
+    )
     for name in _DATA_COMMAND_MODULES:
         try:
             module = importlib.import_module(name)

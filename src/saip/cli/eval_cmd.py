@@ -11,8 +11,9 @@ _EVAL_COMMAND_MODULES = ["saip.cli.eval_single", "saip.cli.eval_dense", "saip.cl
 
 
 def register(app: typer.Typer) -> None:
-    eval_app = typer.Typer(help="Evaluate a backbone: reid, attributes, pose, parsing, detection, all.",
-                           no_args_is_help=True)
+    eval_app = typer.Typer(
+        help="Evaluate a backbone: reid, attributes, pose, parsing, detection, all.", no_args_is_help=True
+    )
     for name in _EVAL_COMMAND_MODULES:
         try:
             module = importlib.import_module(name)

@@ -14,16 +14,26 @@ def register(app: typer.Typer) -> None:
     @app.command("pretrain")
     def pretrain_command(
         overrides: list[str] = typer.Argument(
-            None, help="Dotted config overrides, e.g. train.max_steps=100 objectives.css_weight=0 method=dpal"),
-        config: str = typer.Option(DEFAULT_RECIPE, "--config", "-c",
-                                   help="Shipped recipe name (see --list-recipes) or a YAML file."),
-        data: Path | None = typer.Option(None, "--data", help="Folder of person images (default: synthetic)."),
-        backbone: str | None = typer.Option(None, "--backbone", help="vit_tiny, starnet_s3, tiny_vit_5m or a timm name."),
+            None, help="Dotted config overrides, e.g. train.max_steps=100 objectives.css_weight=0 method=dpal"
+        ),
+        config: str = typer.Option(
+            DEFAULT_RECIPE, "--config", "-c", help="Shipped recipe name (see --list-recipes) or a YAML file."
+        ),
+        data: Path | None = typer.Option(
+            None, "--data", help="Folder of person images (default: synthetic)."
+        ),
+        backbone: str | None = typer.Option(
+            None, "--backbone", help="vit_tiny, starnet_s3, tiny_vit_5m or a timm name."
+        ),
         out: Path | None = typer.Option(None, "--out", "-o", help="Run folder."),
-        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue the run in --out from its last checkpoint."
+        ),
         overwrite: bool = typer.Option(False, "--overwrite", help="Start again even if --out holds a run."),
         no_probe: bool = typer.Option(False, "--no-probe", help="Skip the built-in probe at the end."),
-        list_recipes_flag: bool = typer.Option(False, "--list-recipes", help="List shipped recipes and exit."),
+        list_recipes_flag: bool = typer.Option(
+            False, "--list-recipes", help="List shipped recipes and exit."
+        ),
     ) -> None:
         """Pretrain a lightweight backbone. Without arguments: the CPU demo recipe on synthetic persons."""
         from saip.config import ConfigError, list_recipes, load_config

@@ -3,4 +3,12 @@
 from saip.config.load import ConfigError, config_from_dict, list_recipes, load_config, to_yaml, validate
 from saip.config.schema import RunConfig
 
-__all__ = ["ConfigError", "config_from_dict", "RunConfig", "list_recipes", "load_config", "to_yaml", "validate"]
+__all__ = [
+    "ConfigError",
+    "config_from_dict",
+    "RunConfig",
+    "list_recipes",
+    "load_config",
+    "to_yaml",
+    "validate",
+]

@@ -20,8 +20,11 @@ class ConfigError(ValueError):
 
 def list_recipes() -> list[str]:
     """Names of the recipes shipped in ``saip/configs``."""
-    return sorted(p.name.removesuffix(".yaml") for p in resources.files("saip.configs").iterdir()
-                  if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in resources.files("saip.configs").iterdir()
+        if p.name.endswith(".yaml")
+    )
 
 
 def _recipe_path(name_or_path: str) -> Path:
@@ -32,8 +35,10 @@ def _recipe_path(name_or_path: str) -> Path:
         return path
     packaged = resources.files("saip.configs") / f"{name_or_path}.yaml"
     if not packaged.is_file():
-        raise ConfigError(f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(list_recipes())} "
-                          "(or give a path to a .yaml file)")
+        raise ConfigError(
+            f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(list_recipes())} "
+            "(or give a path to a .yaml file)"
+        )
     return Path(str(packaged))
 
 
@@ -94,6 +99,7 @@ def config_from_dict(values: dict) -> RunConfig:
 
 def validate(cfg: RunConfig) -> None:
     """Reject values that type-check but make no sense, naming the key."""
+
     def need(cond: bool, key: str, msg: str) -> None:
         if not cond:
             raise ConfigError(f"{key}: {msg}")
@@ -116,19 +122,29 @@ def validate(cfg: RunConfig) -> None:
         SAIPViewConfig.from_dict(dict(cfg.data.views))
     except (ValueError, TypeError) as error:
         raise ConfigError(f"data.views: {error}") from error
-    need(len(cfg.model.img_size) == 2 and all(s % 16 == 0 for s in cfg.model.img_size), "model.img_size",
-         "needs two multiples of 16")
+    need(
+        len(cfg.model.img_size) == 2 and all(s % 16 == 0 for s in cfg.model.img_size),
+        "model.img_size",
+        "needs two multiples of 16",
+    )
     o = cfg.objectives
     for key in ("csm_weight", "csr_weight", "css_weight", "attention_kl_weight"):
         need(getattr(o, key) >= 0, f"objectives.{key}", "must be >= 0")
     if cfg.method == "saip":
         need(o.csm_weight + o.csr_weight + o.css_weight > 0, "objectives", "at least one weight must be > 0")
     need(o.student_temp > 0 and o.teacher_temp > 0, "objectives.student_temp", "temperatures must be > 0")
-    need(0 <= cfg.expert.momentum_start <= cfg.expert.momentum_end <= 1, "expert.momentum_start",
-         "need 0 <= momentum_start <= momentum_end <= 1")
+    need(
+        0 <= cfg.expert.momentum_start <= cfg.expert.momentum_end <= 1,
+        "expert.momentum_start",
+        "need 0 <= momentum_start <= momentum_end <= 1",
+    )
     if cfg.method in ("saip_star", "dpal") or cfg.expert.kind == "frozen":
-        need(bool(cfg.expert.teacher), "expert.teacher",
-             f"method {cfg.method!r} / a frozen expert needs a teacher (e.g. expert.teacher=efficientnet_lite0_imagenet)")
+        need(
+            bool(cfg.expert.teacher),
+            "expert.teacher",
+            f"method {cfg.method!r} / a frozen expert needs a teacher "
+            "(e.g. expert.teacher=efficientnet_lite0_imagenet)",
+        )
 
 
 def to_yaml(cfg: RunConfig) -> str:

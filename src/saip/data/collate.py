@@ -2,13 +2,14 @@
 
 Input: samples from :class:`~saip.data.view_dataset.ViewDataset` (uint8 views + index +
 epoch). Output: a :class:`~saip.data.batch.SAIPBatch`. Steps and their CPU cost at batch 32 with
-the default config on one core (see the module tests/benchmark numbers in the report):
+the default config, one thread (measured; ~150 ms per batch in all, vs ~12 ms per sample for the
+per-sample views, i.e. ~380 ms per batch of 32 — the per-sample views dominate):
 
-1. stack + normalise the uint8 views (in place) — a few ms;
+1. stack + normalise the uint8 views (in place) — ~30 ms;
 2. ``n_scaled`` rescaled copies, factor per batch slot from ``(seed, epoch, first index, slot)``,
-   bicubic antialiased ``F.interpolate`` on the batched tensor — a few ms each;
-3. CSR view (global view rescaled by ``csr_scale``) + random masking — a few ms;
-4. canvas: one background crop-resize and K (+D) person resizes per sample — the largest part.
+   bicubic antialiased ``F.interpolate`` on the batched tensor — ~20 ms each;
+3. CSR view (global view rescaled by ``csr_scale``) + random masking — ~10 ms;
+4. canvas: one background crop-resize and K (+D) person resizes per sample — ~50 ms.
 
 Steps switched off in the config are skipped entirely. Randomness: per-batch draws use the key
 ``(seed, epoch, index of the first sample)``, per-sample canvas draws ``(seed, epoch, index)``,

@@ -48,12 +48,19 @@ def default_normalization(timm_name: str) -> tuple[tuple[float, ...], tuple[floa
     return tuple(cfg.mean), tuple(cfg.std)
 
 
-def _info(backbone: Backbone, alias: str, img_size: tuple[int, int], source: str,
-          mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None) -> BackboneInfo:
+def _info(
+    backbone: Backbone,
+    alias: str,
+    img_size: tuple[int, int],
+    source: str,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+) -> BackboneInfo:
     if mean is None or std is None:
         mean, std = default_normalization(backbone.timm_name)
-    return BackboneInfo(backbone.timm_name, alias, tuple(img_size), tuple(mean), tuple(std),
-                        int(backbone.embed_dim), source)
+    return BackboneInfo(
+        backbone.timm_name, alias, tuple(img_size), tuple(mean), tuple(std), int(backbone.embed_dim), source
+    )
 
 
 def _parse_img_size(value: object, where: str) -> tuple[int, int]:
@@ -80,8 +87,14 @@ def _load_run_folder(folder: Path, img_size: tuple[int, int] | None) -> tuple[Ba
     size = img_size or _parse_img_size(meta["img_size"], str(meta_path))
     backbone = create_backbone(meta["timm_name"], img_size=size, weights=weights)
     mean, std = meta.get("mean"), meta.get("std")
-    return backbone, _info(backbone, meta.get("alias", meta["timm_name"]), size, str(folder),
-                           tuple(mean) if mean else None, tuple(std) if std else None)
+    return backbone, _info(
+        backbone,
+        meta.get("alias", meta["timm_name"]),
+        size,
+        str(folder),
+        tuple(mean) if mean else None,
+        tuple(std) if std else None,
+    )
 
 
 def load_backbone(
@@ -103,7 +116,7 @@ def load_backbone(
     text = str(spec)
     size = _parse_img_size(tuple(img_size), "img_size option") if img_size is not None else None
     if text.startswith(RANDOM_PREFIX):
-        name = text[len(RANDOM_PREFIX):]
+        name = text[len(RANDOM_PREFIX) :]
         if not name:
             raise ValueError("random:<arch> needs an architecture, e.g. random:vit_tiny")
         with torch.random.fork_rng(devices=[]):
@@ -116,20 +129,34 @@ def load_backbone(
             backbone, info = _load_run_folder(path, size)
         elif path.is_file():
             if arch is None:
-                raise ValueError(f"{path}: a weight file needs --arch (e.g. vit_tiny, starnet_s3, tiny_vit_5m)")
+                raise ValueError(
+                    f"{path}: a weight file needs --arch (e.g. vit_tiny, starnet_s3, tiny_vit_5m)"
+                )
             backbone = create_backbone(arch, img_size=size or (256, 128), weights=path)
             info = _info(backbone, arch, size or (256, 128), str(path))
         else:
-            raise FileNotFoundError(f"backbone {text!r}: no such run folder or weight file (or use random:<arch>)")
+            raise FileNotFoundError(
+                f"backbone {text!r}: no such run folder or weight file (or use random:<arch>)"
+            )
     backbone.eval()
     return backbone, info
 
 
 def random_counterpart(info: BackboneInfo, seed: int = 0) -> tuple[Backbone, BackboneInfo]:
     """The same architecture and input size as ``info`` at a seeded random init (same mean/std)."""
-    backbone, random_info = load_backbone(f"{RANDOM_PREFIX}{info.alias or info.timm_name}",
-                                          img_size=info.img_size, seed=seed)
+    backbone, random_info = load_backbone(
+        f"{RANDOM_PREFIX}{info.alias or info.timm_name}", img_size=info.img_size, seed=seed
+    )
     if resolve_timm_name(random_info.timm_name) != info.timm_name:
-        backbone, random_info = load_backbone(f"{RANDOM_PREFIX}{info.timm_name}", img_size=info.img_size, seed=seed)
-    return backbone, BackboneInfo(random_info.timm_name, random_info.alias, random_info.img_size,
-                                  info.mean, info.std, random_info.embed_dim, random_info.source)
+        backbone, random_info = load_backbone(
+            f"{RANDOM_PREFIX}{info.timm_name}", img_size=info.img_size, seed=seed
+        )
+    return backbone, BackboneInfo(
+        random_info.timm_name,
+        random_info.alias,
+        random_info.img_size,
+        info.mean,
+        info.std,
+        random_info.embed_dim,
+        random_info.source,
+    )

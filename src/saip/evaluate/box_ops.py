@@ -43,13 +43,17 @@ def box_area(boxes: torch.Tensor) -> torch.Tensor:
 def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
     """Pairwise IoU ``(N, M)`` of ``xyxy`` boxes ``(N, 4)`` and ``(M, 4)`` (0 where the union is 0)."""
     if boxes1.ndim != 2 or boxes1.shape[-1] != 4 or boxes2.ndim != 2 or boxes2.shape[-1] != 4:
-        raise ValueError(f"box_iou expects (N, 4) and (M, 4) boxes, got {tuple(boxes1.shape)}, {tuple(boxes2.shape)}")
+        raise ValueError(
+            f"box_iou expects (N, 4) and (M, 4) boxes, got {tuple(boxes1.shape)}, {tuple(boxes2.shape)}"
+        )
     lt = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
     rb = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
     wh = (rb - lt).clamp(min=0)
     inter = wh[..., 0] * wh[..., 1]
     union = box_area(boxes1)[:, None] + box_area(boxes2)[None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), torch.zeros_like(inter))
+    return torch.where(
+        union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), torch.zeros_like(inter)
+    )
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:

@@ -72,35 +72,71 @@ class TaskBudget:
         return 0.5 * self.lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-_QUICK_DENSE = TaskBudget("finetune", None, steps=40, batch_size=8, lr=5e-4,
-                          max_train_images=64, max_eval_images=32)
-_STANDARD_DENSE = TaskBudget("finetune", None, steps=400, batch_size=16, lr=5e-4,
-                             max_train_images=2000, max_eval_images=500)
+_QUICK_DENSE = TaskBudget(
+    "finetune", None, steps=40, batch_size=8, lr=5e-4, max_train_images=64, max_eval_images=32
+)
+_STANDARD_DENSE = TaskBudget(
+    "finetune", None, steps=400, batch_size=16, lr=5e-4, max_train_images=2000, max_eval_images=500
+)
 
 BUDGETS: dict[str, dict[str, TaskBudget]] = {
     "quick": {
-        "reid": TaskBudget("knn", (128, 64), steps=60, batch_size=32, lr=3.5e-4, warmup_steps=10,
-                           max_train_images=1000, max_eval_images=800),
-        "attributes": TaskBudget("linear", (128, 64), steps=300, batch_size=32, lr=1e-4, warmup_steps=10,
-                                 max_train_images=600, max_eval_images=400),
+        "reid": TaskBudget(
+            "knn",
+            (128, 64),
+            steps=60,
+            batch_size=32,
+            lr=3.5e-4,
+            warmup_steps=10,
+            max_train_images=1000,
+            max_eval_images=800,
+        ),
+        "attributes": TaskBudget(
+            "linear",
+            (128, 64),
+            steps=300,
+            batch_size=32,
+            lr=1e-4,
+            warmup_steps=10,
+            max_train_images=600,
+            max_eval_images=400,
+        ),
         "pose": _QUICK_DENSE,
         "parsing": _QUICK_DENSE,
         "detection": _QUICK_DENSE,
     },
     "standard": {
-        "reid": TaskBudget("finetune", (256, 128), steps=300, batch_size=32, lr=2e-4, warmup_steps=30,
-                           max_train_images=4000, max_eval_images=3000),
-        "attributes": TaskBudget("finetune", (256, 128), steps=300, batch_size=32, lr=1e-4, warmup_steps=30,
-                                 max_train_images=4000, max_eval_images=2000),
+        "reid": TaskBudget(
+            "finetune",
+            (256, 128),
+            steps=300,
+            batch_size=32,
+            lr=2e-4,
+            warmup_steps=30,
+            max_train_images=4000,
+            max_eval_images=3000,
+        ),
+        "attributes": TaskBudget(
+            "finetune",
+            (256, 128),
+            steps=300,
+            batch_size=32,
+            lr=1e-4,
+            warmup_steps=30,
+            max_train_images=4000,
+            max_eval_images=2000,
+        ),
         "pose": _STANDARD_DENSE,
         "parsing": _STANDARD_DENSE,
         "detection": _STANDARD_DENSE,
     },
     "paper": {
-        "reid": TaskBudget("finetune", (256, 128), steps=0, epochs=120, batch_size=64, lr=2e-4,
-                           warmup_steps=20 / 120),
-        "attributes": TaskBudget("finetune", (256, 128), steps=0, epochs=30, batch_size=64, lr=1e-4,
-                                 warmup_steps=0.0),
+        "reid": TaskBudget(
+            "finetune", (256, 128), steps=0, epochs=120, batch_size=64, lr=2e-4, warmup_steps=20 / 120
+        ),
+        "attributes": TaskBudget(
+            "finetune", (256, 128), steps=0, epochs=30, batch_size=64, lr=1e-4, warmup_steps=0.0
+        ),
         "pose": TaskBudget("finetune", (256, 192), steps=0, epochs=210, batch_size=64, lr=5e-4),
         "parsing": TaskBudget("finetune", (576, 384), steps=0, epochs=150, batch_size=24, lr=7e-4),
         "detection": TaskBudget("finetune", None, steps=0, epochs=30, batch_size=16, lr=1e-4),

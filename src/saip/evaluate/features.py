@@ -90,7 +90,7 @@ def extract_features(
     was_training = backbone.training
     backbone.eval()
     if isinstance(images, torch.Tensor):
-        batches = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+        batches = (images[i : i + batch_size] for i in range(0, len(images), batch_size))
     else:
         if size is None:
             raise ValueError("extract_features: size=(H, W) is required for image files")

@@ -83,13 +83,19 @@ def warp_image(image: Image.Image, matrix: np.ndarray, output_size: tuple[int, i
     """
     inverse = invert_affine(matrix)
     return image.transform(
-        tuple(output_size), Image.Transform.AFFINE, data=tuple(inverse.reshape(-1)),
+        tuple(output_size),
+        Image.Transform.AFFINE,
+        data=tuple(inverse.reshape(-1)),
         resample=Image.Resampling.BILINEAR,
     )
 
 
 def encode_heatmaps(
-    keypoints: np.ndarray, visible: np.ndarray, heatmap_size: tuple[int, int], stride: float, sigma: float = 2.0
+    keypoints: np.ndarray,
+    visible: np.ndarray,
+    heatmap_size: tuple[int, int],
+    stride: float,
+    sigma: float = 2.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian target heatmaps ``(K, h, w)`` and target weights ``(K,)`` for crop keypoints ``(K, 2)``.
 

@@ -57,7 +57,9 @@ class SAIPMethod(PretrainMethod):
             ``None`` for the EMA expert.
     """
 
-    def __init__(self, student: Backbone, objectives: ObjectivesConfig, frozen_expert: nn.Module | None = None):
+    def __init__(
+        self, student: Backbone, objectives: ObjectivesConfig, frozen_expert: nn.Module | None = None
+    ):
         super().__init__()
         o = objectives
         self.cfg = o
@@ -96,7 +98,9 @@ class SAIPMethod(PretrainMethod):
         out = self.student(g.flatten(0, 1), return_attention=need_attention)
         for i in range(2):
             outputs[f"global{i}"] = _slice(out, i * n_b, (i + 1) * n_b)
-        need_locals = self.use_csm or (self.use_css and any(s.startswith("local") for s in batch.css_query_sources))
+        need_locals = self.use_csm or (
+            self.use_css and any(s.startswith("local") for s in batch.css_query_sources)
+        )
         n_local = batch.local_views.shape[0]
         if need_locals and n_local > 0:
             out = self.student(batch.local_views.flatten(0, 1))
@@ -124,8 +128,11 @@ class SAIPMethod(PretrainMethod):
         total = batch.global_views.new_zeros(())
         n_local = batch.local_views.shape[0]
         s_out = self._encode_views(batch, need_attention=self.use_attn_kl)
-        student_views = ["global0", "global1"] + [f"local{i}" for i in range(n_local)] + [
-            f"scaled{i}" for i in range(len(batch.scaled_views))]
+        student_views = (
+            ["global0", "global1"]
+            + [f"local{i}" for i in range(n_local)]
+            + [f"scaled{i}" for i in range(len(batch.scaled_views))]
+        )
 
         if self.use_csm or self.use_attn_kl:
             g = batch.global_views
@@ -140,7 +147,9 @@ class SAIPMethod(PretrainMethod):
                 with torch.no_grad():
                     t_logits = [self.expert_csm_head(t.image_token) for t in t_views]
                 loss_csm = self.csm_loss(s_logits, t_logits, schedule.teacher_temp)
-                for key, value in self.csm_loss.diagnostics(s_logits, t_logits, schedule.teacher_temp).items():
+                for key, value in self.csm_loss.diagnostics(
+                    s_logits, t_logits, schedule.teacher_temp
+                ).items():
                     diagnostics[f"csm/{key}"] = value
             terms["loss/csm"] = loss_csm.detach()
             total = total + o.csm_weight * loss_csm
@@ -166,9 +175,13 @@ class SAIPMethod(PretrainMethod):
     def _feature_matching(self, s_out, student_views, t_views, terms) -> torch.Tensor:
         """SAIP* CSM: every student view's projected image token vs each global expert token."""
         targets = [t.image_token for t in t_views]
-        loss = torch.stack([
-            cosine_distance(self.csm_projector(s_out[v].image_token), target)
-            for v in student_views for target in targets]).mean()
+        loss = torch.stack(
+            [
+                cosine_distance(self.csm_projector(s_out[v].image_token), target)
+                for v in student_views
+                for target in targets
+            ]
+        ).mean()
         if self.patch_projector is not None:
             patch_terms = []
             for i, t in enumerate(t_views):
@@ -176,8 +189,9 @@ class SAIPMethod(PretrainMethod):
                 target = t.patch_grid
                 if target.shape[-2:] != tuple(s.grid_size):
                     target = F.interpolate(target, size=s.grid_size, mode="bilinear", align_corners=False)
-                patch_terms.append(cosine_distance(self.patch_projector(s.patch_tokens),
-                                                   target.flatten(2).transpose(1, 2)))
+                patch_terms.append(
+                    cosine_distance(self.patch_projector(s.patch_tokens), target.flatten(2).transpose(1, 2))
+                )
             loss_patch = torch.stack(patch_terms).mean()
             terms["loss/csm_patch"] = loss_patch.detach()
             loss = loss + self.cfg.feature_patch_weight * loss_patch
@@ -189,7 +203,9 @@ class SAIPMethod(PretrainMethod):
         anchor = s_out[batch.csr_anchor_source]
         anchor_tokens = torch.cat([anchor.image_token.unsqueeze(1), anchor.patch_tokens], dim=1)
         grid = (view.shape[-2] // self.student.stride, view.shape[-1] // self.student.stride)
-        pred = self.csr_decoder(visible.patch_tokens, batch.csr_ids_restore, grid, anchor_tokens, anchor.grid_size)
+        pred = self.csr_decoder(
+            visible.patch_tokens, batch.csr_ids_restore, grid, anchor_tokens, anchor.grid_size
+        )
         return csr_loss(pred, view, batch.csr_mask, patch_size=self.student.stride, norm_pix=True)
 
     def _css(self, batch, s_out, n_local: int) -> torch.Tensor:

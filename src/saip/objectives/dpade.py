@@ -66,8 +66,9 @@ class DPaDe(nn.Module):
         num_heads: attention heads of the token block, router and generator (divides ``Ds``).
     """
 
-    def __init__(self, student_dim: int, teacher_dim: int, num_experts: int = 3, rank: int = 32,
-                 num_heads: int = 4) -> None:
+    def __init__(
+        self, student_dim: int, teacher_dim: int, num_experts: int = 3, rank: int = 32, num_heads: int = 4
+    ) -> None:
         super().__init__()
         if student_dim % num_heads:
             raise ValueError(f"D-PaDe: num_heads={num_heads} must divide the student width {student_dim}")

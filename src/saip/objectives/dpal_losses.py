@@ -20,8 +20,10 @@ def global_alignment_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch
     the global view. Returns the mean over views of the per-view MSE (reference: mean of 3 terms).
     """
     if student.dim() != 3 or student.shape[1:] != teacher.shape:
-        raise ValueError(f"global alignment: student (V, B, D) {tuple(student.shape)} vs teacher (B, D) "
-                         f"{tuple(teacher.shape)}")
+        raise ValueError(
+            f"global alignment: student (V, B, D) {tuple(student.shape)} vs teacher (B, D) "
+            f"{tuple(teacher.shape)}"
+        )
     return (student.float() - teacher.float().unsqueeze(0)).pow(2).mean()
 
 
@@ -38,8 +40,10 @@ def local_alignment_loss(
     Without ``weight`` this is the plain MSE.
     """
     if student.shape != teacher.shape or student.dim() != 3:
-        raise ValueError(f"local alignment: shapes {tuple(student.shape)} vs {tuple(teacher.shape)} "
-                         "(both (B, N, D) on the same grid)")
+        raise ValueError(
+            f"local alignment: shapes {tuple(student.shape)} vs {tuple(teacher.shape)} "
+            "(both (B, N, D) on the same grid)"
+        )
     per_token = (student.float() - teacher.float()).pow(2).mean(dim=-1)  # (B, N)
     if weight is None:
         return per_token.mean()
@@ -64,7 +68,9 @@ def relation_alignment_loss(student: torch.Tensor, teacher: torch.Tensor) -> tor
     dimension, averaged over rows and images (reference: ``KL(...).sum(-1).mean()``).
     """
     if student.shape[:2] != teacher.shape[:2]:
-        raise ValueError(f"relation alignment: token counts differ {tuple(student.shape)} vs {tuple(teacher.shape)}")
+        raise ValueError(
+            f"relation alignment: token counts differ {tuple(student.shape)} vs {tuple(teacher.shape)}"
+        )
     log_t, log_s = relation_matrix_log(teacher), relation_matrix_log(student)
     return (log_t.exp() * (log_t - log_s)).sum(dim=-1).mean()
 

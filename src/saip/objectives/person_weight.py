@@ -48,7 +48,7 @@ def first_principal_component(x: torch.Tensor, iters: int = 50, tol: float = 1e-
 def _center_region(grid: tuple[int, int], device: torch.device) -> torch.Tensor:
     h, w = grid
     mask = torch.zeros(h, w, dtype=torch.bool, device=device)
-    mask[h // 4: h - h // 4, w // 4: w - w // 4] = True
+    mask[h // 4 : h - h // 4, w // 4 : w - w // 4] = True
     return mask.flatten()
 
 
@@ -56,7 +56,7 @@ def _center_region(grid: tuple[int, int], device: torch.device) -> torch.Tensor:
 def oriented_projection(
     tokens: torch.Tensor, component: torch.Tensor, grid: tuple[int, int], sign_rule: str = "center"
 ) -> torch.Tensor:
-    """Projections ``(B, N)`` of the centred ``tokens (B, N, D)`` on ``component``, sign fixed by ``sign_rule``."""
+    """Projections ``(B, N)`` of the centred tokens on ``component``, sign fixed by ``sign_rule``."""
     if sign_rule not in SIGN_RULES:
         raise ValueError(f"person weight sign_rule must be one of {SIGN_RULES}, got {sign_rule!r}")
     tokens = tokens.float()

@@ -38,17 +38,26 @@ class AlarmMonitor:
         std = scalars.get("csm/teacher_std")
         t_ent = scalars.get("csm/teacher_entropy")
         s_ent = scalars.get("csm/student_entropy")
-        collapsed = std is not None and (std < self.t.collapse_std or (t_ent is not None and t_ent < self.t.collapse_entropy
-                                                                        and std < 10 * self.t.collapse_std))
+        collapsed = std is not None and (
+            std < self.t.collapse_std
+            or (t_ent is not None and t_ent < self.t.collapse_entropy and std < 10 * self.t.collapse_std)
+        )
         self._collapse_count = self._collapse_count + 1 if (collapsed and past_warmup) else 0
         if self._collapse_count >= self.t.patience:
-            msg = (f"step {step}: CSM collapse — the expert's outputs no longer differ between images "
-                   f"(teacher std {std:.2e}, teacher entropy/lnK {t_ent}). Lower the lr or the teacher "
-                   "temperature, or raise the centre momentum.")
+            msg = (
+                f"step {step}: CSM collapse — the expert's outputs no longer differ between images "
+                f"(teacher std {std:.2e}, teacher entropy/lnK {t_ent}). Lower the lr or the teacher "
+                "temperature, or raise the centre momentum."
+            )
             if self.stop_on_collapse:
                 raise TrainingDiverged(msg)
             warnings.append(msg)
-        if s_ent is not None and t_ent is not None and s_ent > self.t.flat_entropy and t_ent > self.t.flat_entropy:
+        if (
+            s_ent is not None
+            and t_ent is not None
+            and s_ent > self.t.flat_entropy
+            and t_ent > self.t.flat_entropy
+        ):
             warnings.append(f"CSM flat: entropies at {s_ent:.3f}/{t_ent:.3f} of ln K (uniform outputs)")
         csr = scalars.get("csr/vs_trivial")
         if csr is not None and csr > self.t.flat_csr and past_warmup:
@@ -59,5 +68,7 @@ class AlarmMonitor:
 def check_finite(step: int, loss: float) -> None:
     """Raise :class:`TrainingDiverged` when the loss is NaN or infinite."""
     if loss != loss or loss in (float("inf"), float("-inf")):
-        raise TrainingDiverged(f"step {step}: loss is {loss}; stopping. The last good checkpoint is kept; "
-                               "resume from it with a lower lr or train.amp=off.")
+        raise TrainingDiverged(
+            f"step {step}: loss is {loss}; stopping. The last good checkpoint is kept; "
+            "resume from it with a lower lr or train.amp=off."
+        )

@@ -43,22 +43,33 @@ def build_source(cfg: RunConfig):
         return PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
     from saip.synth import SyntheticPersonDataset
 
-    return SyntheticPersonDataset(identities=cfg.data.synthetic_identities,
-                                  images_per_id=cfg.data.synthetic_images_per_id, seed=cfg.train.seed,
-                                  size=tuple(cfg.data.views.get("global_size", (256, 128))))
+    return SyntheticPersonDataset(
+        identities=cfg.data.synthetic_identities,
+        images_per_id=cfg.data.synthetic_images_per_id,
+        seed=cfg.train.seed,
+        size=tuple(cfg.data.views.get("global_size", (256, 128))),
+        labels=False,
+    )
 
 
 def build_student(cfg: RunConfig):
-    return create_backbone(cfg.model.backbone, img_size=tuple(cfg.model.img_size), weights=cfg.model.weights,
-                           drop_path_rate=cfg.model.drop_path)
+    return create_backbone(
+        cfg.model.backbone,
+        img_size=tuple(cfg.model.img_size),
+        weights=cfg.model.weights,
+        drop_path_rate=cfg.model.drop_path,
+    )
 
 
 def build_frozen_expert(cfg: RunConfig, student):
     """The frozen pretrained expert of SAIP*/DPAL (``expert.teacher``)."""
     from saip.teachers import build_teacher
 
-    return build_teacher(cfg.expert.teacher, student_stride=student.stride,
-                         img_size=tuple(cfg.expert.teacher_img_size or cfg.model.img_size))
+    return build_teacher(
+        cfg.expert.teacher,
+        student_stride=student.stride,
+        img_size=tuple(cfg.expert.teacher_img_size or cfg.model.img_size),
+    )
 
 
 def build_method(cfg: RunConfig) -> PretrainMethod:

@@ -21,7 +21,11 @@ from saip.pretrain.atomic import atomic_write, atomic_write_text
 
 def rng_state() -> dict[str, Any]:
     """RNG states of torch (CPU and CUDA), numpy and python, as tensors/plain types."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": _python_state()}
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": _numpy_state(),
+        "python": _python_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -29,8 +33,13 @@ def rng_state() -> dict[str, Any]:
 
 def _numpy_state() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached": float(cached)}
+    return {
+        "name": name,
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached": float(cached),
+    }
 
 
 def _python_state() -> list[Any]:
@@ -41,8 +50,15 @@ def _python_state() -> list[Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     np_state = state["numpy"]
-    np.random.set_state((np_state["name"], np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         np_state["has_gauss"], np_state["cached"]))
+    np.random.set_state(
+        (
+            np_state["name"],
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached"],
+        )
+    )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
@@ -61,14 +77,20 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def save_backbone(run_dir: Path, backbone: torch.nn.Module, alias: str, mean: list[float], std: list[float]) -> Path:
+def save_backbone(
+    run_dir: Path, backbone: torch.nn.Module, alias: str, mean: list[float], std: list[float]
+) -> Path:
     """Write ``backbone.safetensors`` (exactly timm's keys) and ``backbone.json`` into ``run_dir``."""
     state = {k: v.detach().cpu().contiguous() for k, v in backbone.model.state_dict().items()}
     path = atomic_write(run_dir / "backbone.safetensors", lambda tmp: save_file(state, str(tmp)))
     info = {
-        "timm_name": backbone.timm_name, "alias": alias, "img_size": list(backbone.img_size),
-        "embed_dim": int(backbone.embed_dim), "stride": int(backbone.stride),
-        "mean": list(mean), "std": list(std),
+        "timm_name": backbone.timm_name,
+        "alias": alias,
+        "img_size": list(backbone.img_size),
+        "embed_dim": int(backbone.embed_dim),
+        "stride": int(backbone.stride),
+        "mean": list(mean),
+        "std": list(std),
     }
     atomic_write_text(run_dir / "backbone.json", json.dumps(info, indent=2) + "\n")
     return path

@@ -65,8 +65,10 @@ class Trainer:
             cfg = config_from_dict(self.resume_state["config"])
             cfg.out = str(self.run_dir)
         elif self.ckpt_path.exists() and not overwrite:
-            raise ConfigError(f"out: {self.run_dir} already holds a run; pass --resume to continue it or "
-                              "--overwrite to start again")
+            raise ConfigError(
+                f"out: {self.run_dir} already holds a run; pass --resume to continue it or "
+                "--overwrite to start again"
+            )
         self.cfg = cfg
         t = cfg.train
         self.device = resolve_device(t.device)
@@ -81,8 +83,10 @@ class Trainer:
         self.sampler = EpochSampler(len(self.dataset), t.seed, self.dist.rank, self.dist.world_size)
         batches_per_epoch = self.sampler.per_rank() // t.batch_size
         if batches_per_epoch < t.accum_steps:
-            raise ConfigError(f"train.batch_size={t.batch_size} x accum_steps={t.accum_steps}: the dataset "
-                              f"({len(self.dataset)} images) is too small for one optimizer step")
+            raise ConfigError(
+                f"train.batch_size={t.batch_size} x accum_steps={t.accum_steps}: the dataset "
+                f"({len(self.dataset)} images) is too small for one optimizer step"
+            )
         self.steps_per_epoch = batches_per_epoch // t.accum_steps
         self.total_steps = t.max_steps or t.epochs * self.steps_per_epoch
         self.warmup_steps = int(round(t.warmup_fraction * self.total_steps))
@@ -94,7 +98,8 @@ class Trainer:
         self.model = self.method
         if self.dist.enabled:
             self.model = DistributedDataParallel(
-                self.method, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None)
+                self.method, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None
+            )
         if t.compile:
             self.model = torch.compile(self.model)
         self.optimizer = build_optimizer(self.method, self.peak_lr, t.weight_decay, tuple(t.betas))
@@ -102,8 +107,11 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         if self.resume_state is not None:
             self._restore(self.resume_state)
-        self.logger = MetricsLogger(self.run_dir, enabled=self.dist.is_main,
-                                    resume_step=self.step if self.resume_state is not None else None)
+        self.logger = MetricsLogger(
+            self.run_dir,
+            enabled=self.dist.is_main,
+            resume_step=self.step if self.resume_state is not None else None,
+        )
         self.alarms = AlarmMonitor(stop_on_collapse=t.stop_on_collapse)
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -113,21 +121,30 @@ class Trainer:
     def schedule(self, step: int) -> ScheduleValues:
         t, o, e = self.cfg.train, self.cfg.objectives, self.cfg.expert
         return ScheduleValues(
-            step=step, total_steps=self.total_steps,
+            step=step,
+            total_steps=self.total_steps,
             lr=cosine_lr(step, self.total_steps, self.peak_lr, self.warmup_steps, t.min_lr),
             weight_decay=t.weight_decay,
             momentum=cosine_momentum(step, self.total_steps, e.momentum_start, e.momentum_end),
-            teacher_temp=teacher_temperature(step, self.teacher_temp_warmup, o.teacher_temp_start, o.teacher_temp),
+            teacher_temp=teacher_temperature(
+                step, self.teacher_temp_warmup, o.teacher_temp_start, o.teacher_temp
+            ),
             progress=step / max(1, self.total_steps),
         )
 
     # ------------------------------------------------------------------------------ state
     def _state(self) -> dict:
         return {
-            "method": self.method.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(), "step": self.step, "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "config": asdict(self.cfg),
-            "total_steps": self.total_steps, "world_size": self.dist.world_size,
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "rng": rng_state(),
+            "config": asdict(self.cfg),
+            "total_steps": self.total_steps,
+            "world_size": self.dist.world_size,
         }
 
     def _restore(self, state: dict) -> None:
@@ -136,8 +153,11 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         if state.get("world_size", 1) != self.dist.world_size:
-            log.warning("resuming with %d processes (checkpoint: %d): data order differs from an "
-                        "uninterrupted run", self.dist.world_size, state.get("world_size", 1))
+            log.warning(
+                "resuming with %d processes (checkpoint: %d): data order differs from an uninterrupted run",
+                self.dist.world_size,
+                state.get("world_size", 1),
+            )
         set_rng_state(state["rng"])
 
     def save(self) -> None:
@@ -150,54 +170,43 @@ class Trainer:
         self.dataset.set_epoch(self.epoch)
         self.sampler.set_epoch(self.epoch, start=self.batch_in_epoch * t.batch_size)
         workers = self.cfg.data.num_workers
-        return DataLoader(self.dataset, batch_size=t.batch_size, sampler=self.sampler, num_workers=workers,
-                          collate_fn=SAIPCollate(self.view_config, seed=t.seed), drop_last=True,
-                          pin_memory=self.device.type == "cuda", persistent_workers=False,
-                          prefetch_factor=4 if workers > 0 else None)
+        return DataLoader(
+            self.dataset,
+            batch_size=t.batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            collate_fn=SAIPCollate(self.view_config, seed=t.seed),
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+            prefetch_factor=4 if workers > 0 else None,
+        )
 
-    def train(self) -> Path:
-        """Run until ``total_steps``; returns the run folder. Raises :class:`TrainingDiverged` on NaN/collapse."""
+    def train(self, stop_after: int | None = None) -> Path:
+        """Run until ``total_steps`` (or, with ``stop_after``, until that global step, leaving a resumable
+        checkpoint); returns the run folder. Raises :class:`TrainingDiverged` on NaN/collapse."""
         t = self.cfg.train
+        end_step = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         bar = None
         if self.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=self.total_steps, initial=self.step, desc="pretrain", unit="step", dynamic_ncols=True)
+            bar = tqdm(
+                total=self.total_steps, initial=self.step, desc="pretrain", unit="step", dynamic_ncols=True
+            )
         window: dict[str, float] = {}
         window_count, window_start, warnings = 0, time.perf_counter(), []
+        batches_per_epoch = self.steps_per_epoch * t.accum_steps
         try:
-            while self.step < self.total_steps:
-                micro = 0
-                for batch in self._loader():
-                    if micro == 0:
-                        sched = self.schedule(self.step)
-                        for group in self.optimizer.param_groups:
-                            group["lr"] = sched.lr
-                    batch = batch.to(self.device, non_blocking=True)
-                    last_micro = micro == t.accum_steps - 1
-                    sync = contextlib.nullcontext() if (last_micro or not self.dist.enabled) else self.model.no_sync()
-                    with sync:
-                        with autocast_context(t.amp, self.device):
-                            out = self.model(batch, sched)
-                        self.scaler.scale(out.loss / t.accum_steps).backward()
-                    for key, value in {"loss": out.loss.detach(), **out.terms, **out.diagnostics}.items():
-                        window[key] = window.get(key, 0.0) + float(value) / t.accum_steps
-                    micro += 1
-                    self.batch_in_epoch += 1
-                    if not last_micro:
-                        continue
-                    micro = 0
-                    check_finite(self.step, float(out.loss.detach()))
-                    self.scaler.unscale_(self.optimizer)
-                    grad_norm = (torch.nn.utils.clip_grad_norm_(self.method.parameters(), t.clip_grad)
-                                 if t.clip_grad else torch.zeros(()))
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                    self.optimizer.zero_grad(set_to_none=True)
-                    self.method.update_expert(sched)
+            while self.step < end_step:
+                if self.batch_in_epoch >= batches_per_epoch:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                batches = iter(self._loader())
+                while self.step < end_step and self.batch_in_epoch < batches_per_epoch:
+                    sched = self.schedule(self.step)
+                    loss = self._optimizer_step(batches, sched, window)
                     self.step += 1
                     window_count += 1
-                    window["grad_norm"] = window.get("grad_norm", 0.0) + float(grad_norm)
                     if self.step % t.log_every == 0 or self.step == self.total_steps:
                         warnings = self._log(window, window_count, window_start, sched)
                         window, window_count, window_start = {}, 0, time.perf_counter()
@@ -205,27 +214,58 @@ class Trainer:
                         self.save()
                     if bar is not None:
                         bar.update(1)
-                        bar.set_postfix_str(f"loss {float(out.loss.detach()):.3f}" + (f" | {warnings[0]}" if warnings else ""))
-                    if self.step >= self.total_steps:
-                        break
-                else:
-                    self.epoch += 1
-                    self.batch_in_epoch = 0
+                        bar.set_postfix_str(f"loss {loss:.3f}" + (f" | {warnings[0]}" if warnings else ""))
             self.save()
         finally:
             if bar is not None:
                 bar.close()
             self.logger.close()
-        if self.dist.is_main:
+        if self.dist.is_main and self.step >= self.total_steps:
             v = self.view_config
-            save_backbone(self.run_dir, self.method.student, self.cfg.model.backbone, list(v.mean), list(v.std))
+            save_backbone(
+                self.run_dir, self.method.student, self.cfg.model.backbone, list(v.mean), list(v.std)
+            )
         return self.run_dir
+
+    def _optimizer_step(self, batches, sched: ScheduleValues, window: dict[str, float]) -> float:
+        """One optimizer step over ``accum_steps`` micro-batches; accumulates logged values in ``window``."""
+        t = self.cfg.train
+        for group in self.optimizer.param_groups:
+            group["lr"] = sched.lr
+        total = 0.0
+        for micro in range(t.accum_steps):
+            batch = next(batches).to(self.device, non_blocking=True)
+            last = micro == t.accum_steps - 1
+            sync = contextlib.nullcontext() if (last or not self.dist.enabled) else self.model.no_sync()
+            with sync:
+                with autocast_context(t.amp, self.device):
+                    out = self.model(batch, sched)
+                self.scaler.scale(out.loss / t.accum_steps).backward()
+            for key, value in {"loss": out.loss.detach(), **out.terms, **out.diagnostics}.items():
+                window[key] = window.get(key, 0.0) + float(value) / t.accum_steps
+            total += float(out.loss.detach()) / t.accum_steps
+            self.batch_in_epoch += 1
+        check_finite(self.step, total)  # before the update: the last checkpoint stays good
+        self.scaler.unscale_(self.optimizer)
+        if t.clip_grad:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), t.clip_grad)
+            window["grad_norm"] = window.get("grad_norm", 0.0) + float(grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.method.update_expert(sched)
+        return total
 
     def _log(self, window: dict[str, float], count: int, start: float, sched: ScheduleValues) -> list[str]:
         elapsed = time.perf_counter() - start
         scalars = {k: float(all_reduce_mean(torch.tensor(v / count))) for k, v in sorted(window.items())}
-        scalars.update(epoch=self.epoch, lr=sched.lr, momentum=sched.momentum, teacher_temp=sched.teacher_temp,
-                       images_per_s=count * self.global_batch / max(elapsed, 1e-9))
+        scalars.update(
+            epoch=self.epoch,
+            lr=sched.lr,
+            momentum=sched.momentum,
+            teacher_temp=sched.teacher_temp,
+            images_per_s=count * self.global_batch / max(elapsed, 1e-9),
+        )
         warnings = self.alarms.check(self.step, scalars, past_warmup=self.step > self.warmup_steps)
         for message in warnings:
             log.warning(message)
@@ -233,8 +273,13 @@ class Trainer:
         return warnings
 
 
-def pretrain(cfg: RunConfig, resume: bool = False, overwrite: bool = False, progress: bool = True,
-             probe: bool | None = None) -> Path:
+def pretrain(
+    cfg: RunConfig,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    probe: bool | None = None,
+) -> Path:
     """Pretrain per ``cfg``; writes the run folder and returns it (see README "Run folder").
 
     On NaN/inf or collapse the run stops with :class:`TrainingDiverged`; ``checkpoints/last.pt``

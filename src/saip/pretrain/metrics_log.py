@@ -20,8 +20,11 @@ class MetricsLogger:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            kept = [
+                line
+                for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= resume_step
+            ]
             self.path.write_text("".join(line + "\n" for line in kept))
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -33,7 +36,10 @@ class MetricsLogger:
     def log(self, step: int, scalars: dict[str, float]) -> None:
         if not self.enabled:
             return
-        record = {"step": step, **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in scalars.items()}}
+        record = {
+            "step": step,
+            **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in scalars.items()},
+        }
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         if self._tb is not None:

@@ -28,6 +28,8 @@ def parameter_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def build_optimizer(module: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float]) -> torch.optim.AdamW:
+def build_optimizer(
+    module: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float]
+) -> torch.optim.AdamW:
     """AdamW (beta 0.9/0.95 in the paper recipe) over :func:`parameter_groups`."""
     return torch.optim.AdamW(parameter_groups(module, weight_decay), lr=lr, betas=betas)

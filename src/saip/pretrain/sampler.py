@@ -20,7 +20,12 @@ class EpochSampler(Sampler[int]):
         if num_samples < world_size:
             raise ValueError(f"dataset of {num_samples} images is smaller than the {world_size} processes")
         self.num_samples, self.seed, self.rank, self.world_size, self.shuffle = (
-            num_samples, seed, rank, world_size, shuffle)
+            num_samples,
+            seed,
+            rank,
+            world_size,
+            shuffle,
+        )
         self.epoch = 0
         self.start = 0
 

@@ -173,7 +173,9 @@ def read_odgt_boxes(path: str | os.PathLike[str], image_suffix: str = ".jpg") ->
                 if "vbox" in gt:
                     visibility = _visible_fraction(full, _box4(gt["vbox"], f"{where}: gtboxes[{index}].vbox"))
                 box_id = (gt.get("extra") or {}).get("box_id", index)
-                source.boxes.append(PersonBox(image=image, instance_id=str(box_id), box=full, visibility=visibility))
+                source.boxes.append(
+                    PersonBox(image=image, instance_id=str(box_id), box=full, visibility=visibility)
+                )
     return source
 
 
@@ -200,7 +202,9 @@ def read_csv_boxes(path: str | os.PathLike[str]) -> BoxSource:
                     raise ValueError(f"{path}:1: header must start with image,x,y,w,h, got {','.join(row)}")
                 continue
             if len(row) not in (5, 6):
-                raise ValueError(f"{path}:{line_number}: expected image,x,y,w,h[,score], got {len(row)} columns")
+                raise ValueError(
+                    f"{path}:{line_number}: expected image,x,y,w,h[,score], got {len(row)} columns"
+                )
             values = [cell.strip() for cell in row]
             if not all(_is_number(v) for v in values[1:]):
                 raise ValueError(f"{path}:{line_number}: x,y,w,h[,score] must be numbers, got {values[1:]}")

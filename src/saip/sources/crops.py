@@ -165,7 +165,7 @@ def _resolve(image: str, images_root: Path) -> Path:
 
 
 def _fmt(value: float | int | None) -> str:
-    return "" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
+    return "" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
 
 
 def crop_instances(
@@ -246,9 +246,21 @@ def crop_instances(
                 dict(
                     zip(
                         MANIFEST_COLUMNS,
-                        [relpath, image_name, box.instance_id, _fmt(x), _fmt(y), _fmt(w), _fmt(h),
-                         *(str(v) for v in c), _fmt(box.score), _fmt(box.visibility),
-                         _fmt(box.num_keypoints), "kept" if relpath else str(reason), ";".join(passed)],
+                        [
+                            relpath,
+                            image_name,
+                            box.instance_id,
+                            _fmt(x),
+                            _fmt(y),
+                            _fmt(w),
+                            _fmt(h),
+                            *(str(v) for v in c),
+                            _fmt(box.score),
+                            _fmt(box.visibility),
+                            _fmt(box.num_keypoints),
+                            "kept" if relpath else str(reason),
+                            ";".join(passed),
+                        ],
                         strict=True,
                     )
                 )

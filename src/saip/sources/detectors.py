@@ -27,7 +27,8 @@ from saip.sources.box_ops import nms
 logger = logging.getLogger("saip.sources")
 
 
-def _cv2() -> Any:
+def import_cv2() -> Any:
+    """The ``cv2`` module, or an ImportError saying how to install it."""
     try:
         import cv2
     except ImportError as error:  # pragma: no cover - depends on the environment
@@ -55,13 +56,15 @@ class DetectorUnavailableError(RuntimeError):
 
 def hog_available() -> bool:
     """Whether the installed OpenCV has the HOG people detector (OpenCV < 5 does)."""
-    cv2 = _cv2()
+    cv2 = import_cv2()
     return hasattr(cv2, "HOGDescriptor") and hasattr(cv2, "HOGDescriptor_getDefaultPeopleDetector")
 
 
 def _check_frame(frame_bgr: np.ndarray) -> None:
     if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
-        raise ValueError(f"frame must be an (H, W, 3) BGR array, got {getattr(frame_bgr, 'shape', frame_bgr)}")
+        raise ValueError(
+            f"frame must be an (H, W, 3) BGR array, got {getattr(frame_bgr, 'shape', frame_bgr)}"
+        )
 
 
 class HOGPeopleDetector:
@@ -88,7 +91,7 @@ class HOGPeopleDetector:
         min_score: float = 0.0,
         nms_iou: float = 0.45,
     ) -> None:
-        cv2 = _cv2()
+        cv2 = import_cv2()
         if not hog_available():
             raise DetectorUnavailableError(
                 f"the HOG people detector is not in the installed OpenCV {cv2.__version__} (OpenCV 5 moved "
@@ -102,10 +105,12 @@ class HOGPeopleDetector:
 
     def detect(self, frame_bgr: np.ndarray) -> np.ndarray:
         _check_frame(frame_bgr)
-        cv2 = _cv2()
+        cv2 = import_cv2()
         image = frame_bgr
         if self.upscale != 1.0:
-            image = cv2.resize(frame_bgr, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_LINEAR)
+            image = cv2.resize(
+                frame_bgr, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_LINEAR
+            )
         rects, weights = self._hog.detectMultiScale(
             image, winStride=self.win_stride, padding=self.padding, scale=self.scale
         )
@@ -113,19 +118,27 @@ class HOGPeopleDetector:
             return np.zeros((0, 5))
         rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4) / self.upscale
         scores = np.asarray(weights, dtype=np.float64).reshape(-1)
-        boxes = np.column_stack([rects[:, 0], rects[:, 1], rects[:, 0] + rects[:, 2], rects[:, 1] + rects[:, 3], scores])
+        boxes = np.column_stack(
+            [rects[:, 0], rects[:, 1], rects[:, 0] + rects[:, 2], rects[:, 1] + rects[:, 3], scores]
+        )
         boxes = boxes[scores >= self.min_score]
         return boxes[nms(boxes, boxes[:, 4], self.nms_iou)]
 
 
 class MotionDetector:
-    """Moving-blob detector: MOG2 background subtraction + morphology + contours (weaker fallback).
+    """Moving-blob detector: MOG2 background subtraction + morphology + components (weaker fallback).
+
+    The background is initialised with the per-pixel median of the first ``warmup`` frames (people
+    walk on, so the median is the empty street), those frames return no detections. After that
+    the MOG2 model (Zivkovic 2004) adapts with a fixed ``learning_rate``, slow enough that a person
+    crossing a pixel for a few frames is not absorbed into the background.
 
     Args:
-        history: frames the background model remembers.
+        warmup: frames used to build the initial background (no detections returned for them).
+        learning_rate: MOG2 update rate after warm-up (about 1 / frames a scene change takes to be
+            accepted as background).
         var_threshold: MOG2 squared Mahalanobis distance for "foreground".
         min_area: smallest blob area in pixels.
-        warmup: frames used only to learn the background (no detections returned).
         kernel: size of the morphological opening/closing kernel.
         nms_iou: IoU above which overlapping blobs are suppressed.
 
@@ -136,43 +149,51 @@ class MotionDetector:
 
     def __init__(
         self,
-        history: int = 200,
+        warmup: int = 20,
+        learning_rate: float = 0.005,
         var_threshold: float = 16.0,
         min_area: int = 400,
-        warmup: int = 2,
         kernel: int = 5,
         nms_iou: float = 0.5,
     ) -> None:
-        _cv2()
-        self.history, self.var_threshold, self.min_area = history, var_threshold, min_area
-        self.warmup, self.kernel, self.nms_iou = warmup, kernel, nms_iou
+        import_cv2()
+        if warmup < 1:
+            raise ValueError(f"warmup must be >= 1 frame, got {warmup}")
+        self.warmup, self.learning_rate, self.var_threshold = warmup, learning_rate, var_threshold
+        self.min_area, self.kernel, self.nms_iou = min_area, kernel, nms_iou
         self.reset()
 
     def reset(self) -> None:
         """Forget the background model (call before a new video)."""
-        cv2 = _cv2()
+        cv2 = import_cv2()
         self._subtractor = cv2.createBackgroundSubtractorMOG2(
-            history=self.history, varThreshold=self.var_threshold, detectShadows=True
+            varThreshold=self.var_threshold, detectShadows=True
         )
-        self._seen = 0
+        self._warmup_frames: list[np.ndarray] = []
+        self._ready = False
 
     def detect(self, frame_bgr: np.ndarray) -> np.ndarray:
         _check_frame(frame_bgr)
-        cv2 = _cv2()
-        mask = self._subtractor.apply(frame_bgr)
-        self._seen += 1
-        if self._seen <= self.warmup:
+        cv2 = import_cv2()
+        if not self._ready:
+            self._warmup_frames.append(frame_bgr)
+            if len(self._warmup_frames) < self.warmup:
+                return np.zeros((0, 5))
+            background = np.median(np.stack(self._warmup_frames), axis=0).astype(np.uint8)
+            self._subtractor.apply(background, learningRate=1.0)
+            self._warmup_frames, self._ready = [], True
             return np.zeros((0, 5))
+        mask = self._subtractor.apply(frame_bgr, learningRate=self.learning_rate)
         foreground = (mask > 200).astype(np.uint8) * 255  # 127 marks shadows
         element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.kernel, self.kernel))
         foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, element)
         foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, element, iterations=2)
         count, _labels, stats, _centroids = cv2.connectedComponentsWithStats(foreground, connectivity=8)
-        boxes = []
-        for x, y, w, h, area in stats[1:count]:
-            if area < self.min_area:
-                continue
-            boxes.append([x, y, x + w, y + h, area / float(w * h)])
+        boxes = [
+            [x, y, x + w, y + h, area / float(w * h)]
+            for x, y, w, h, area in stats[1:count]
+            if area >= self.min_area
+        ]
         if not boxes:
             return np.zeros((0, 5))
         array = np.asarray(boxes, dtype=np.float64)

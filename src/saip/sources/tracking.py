@@ -80,8 +80,14 @@ class IoUTracker:
         self.closed: list[Track] = []
         self._next_id = 0
 
-    def update(self, frame: int, detections: np.ndarray) -> tuple[list[tuple[Track, np.ndarray]], list[Track]]:
-        """Assign ``detections (N, 5)`` of ``frame``; returns ``(updated (track, box) pairs, closed tracks)``."""
+    def update(
+        self, frame: int, detections: np.ndarray
+    ) -> tuple[list[tuple[Track, np.ndarray]], list[Track]]:
+        """Assign ``detections (N, 5)`` of ``frame``.
+
+        Returns ``(updated, closed)``: the ``(track, box)`` pairs seen in this frame (continued
+        or new tracks) and the tracks closed by this update.
+        """
         detections = as_xyxy(detections)
         if detections.shape[1] == 4:
             detections = np.column_stack([detections, np.ones(len(detections))])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,7 +65,6 @@ class Identity:
     scarf_color: RGB
     socks: bool
     sock_color: RGB
-    extra: dict = field(default_factory=dict, compare=False)
 
 
 def _clothing(rng: np.random.Generator) -> tuple[str, RGB]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
 RGB = tuple[int, int, int]
+T = TypeVar("T")
 
 # Clothing colours by attribute colour group (PETA/PA100K-style colour attributes).
 COLOR_GROUPS: dict[str, list[RGB]] = {
@@ -20,10 +23,24 @@ GROUP_NAMES: list[str] = list(COLOR_GROUPS)
 GROUP_WEIGHTS = np.array([0.3, 0.22, 0.13, 0.17, 0.08, 0.1])
 
 SKIN_TONES: list[RGB] = [(244, 208, 180), (226, 184, 150), (196, 146, 108), (150, 104, 72), (100, 68, 48)]
-HAIR_COLORS: list[RGB] = [(22, 18, 16), (58, 38, 26), (105, 70, 42), (196, 160, 96), (150, 150, 150), (140, 60, 30)]
+HAIR_COLORS: list[RGB] = [
+    (22, 18, 16),
+    (58, 38, 26),
+    (105, 70, 42),
+    (196, 160, 96),
+    (150, 150, 150),
+    (140, 60, 30),
+]
 HAIR_WEIGHTS = np.array([0.35, 0.25, 0.15, 0.1, 0.1, 0.05])
 SHOE_COLORS: list[RGB] = [(25, 25, 25), (235, 235, 235), (90, 60, 40), (60, 60, 70), (160, 40, 40)]
-ACCESSORY_COLORS: list[RGB] = [(25, 25, 28), (70, 70, 75), (40, 60, 120), (120, 40, 40), (150, 120, 80), (60, 90, 60)]
+ACCESSORY_COLORS: list[RGB] = [
+    (25, 25, 28),
+    (70, 70, 75),
+    (40, 60, 120),
+    (120, 40, 40),
+    (150, 120, 80),
+    (60, 90, 60),
+]
 
 
 def jitter(rng: np.random.Generator, color: RGB, amount: int = 12) -> RGB:
@@ -37,7 +54,7 @@ def shade(color: RGB, factor: float) -> RGB:
     return tuple(int(min(255, max(0, round(v * factor)))) for v in color)  # type: ignore[return-value]
 
 
-def pick(rng: np.random.Generator, items: list, weights: np.ndarray | None = None):  # noqa: ANN201
+def pick(rng: np.random.Generator, items: list[T], weights: np.ndarray | None = None) -> T:
     """One element of ``items`` (weighted)."""
     p = None if weights is None else weights / weights.sum()
     return items[int(rng.choice(len(items), p=p))]

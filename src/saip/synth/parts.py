@@ -37,7 +37,11 @@ LEFT_ARM, RIGHT_ARM, LEFT_LEG, RIGHT_LEG, LEFT_SHOE, RIGHT_SHOE, BAG = range(14,
 NUM_PART_CLASSES: int = len(PART_CLASSES)
 
 # Class pairs swapped by a horizontal flip.
-PART_FLIP_PAIRS: list[tuple[int, int]] = [(LEFT_ARM, RIGHT_ARM), (LEFT_LEG, RIGHT_LEG), (LEFT_SHOE, RIGHT_SHOE)]
+PART_FLIP_PAIRS: list[tuple[int, int]] = [
+    (LEFT_ARM, RIGHT_ARM),
+    (LEFT_LEG, RIGHT_LEG),
+    (LEFT_SHOE, RIGHT_SHOE),
+]
 
 # A fixed colour per class for previews (index = class id).
 PART_COLORS: list[tuple[int, int, int]] = [

@@ -89,7 +89,10 @@ def render_person(
         return shade(color, 0.82) if depth < -0.04 else color
 
     # ---- arms -------------------------------------------------------------------------------
-    for side, sho, elb, wri, cls in ((1.0, L_SHO, L_ELB, L_WRI, P.LEFT_ARM), (-1.0, R_SHO, R_ELB, R_WRI, P.RIGHT_ARM)):
+    for side, sho, elb, wri, cls in (
+        (1.0, L_SHO, L_ELB, L_WRI, P.LEFT_ARM),
+        (-1.0, R_SHO, R_ELB, R_WRI, P.RIGHT_ARM),
+    ):
         depth = float(dep[[sho, elb, wri]].mean()) + 0.01
         r = np.array([0.036, 0.029, 0.029, 0.023]) * g * S
 
@@ -117,9 +120,9 @@ def render_person(
         shapes.append(("seg", (xy[elb], xy[wri], r[2]), depth, frozenset({sho, elb, wri})))
 
     # ---- legs -------------------------------------------------------------------------------
-    for side, hip, knee, ank, toe, lcls, scls in (
-        (1.0, L_HIP, L_KNEE, L_ANK, L_TOE, P.LEFT_LEG, P.LEFT_SHOE),
-        (-1.0, R_HIP, R_KNEE, R_ANK, R_TOE, P.RIGHT_LEG, P.RIGHT_SHOE),
+    for hip, knee, ank, toe, lcls, scls in (
+        (L_HIP, L_KNEE, L_ANK, L_TOE, P.LEFT_LEG, P.LEFT_SHOE),
+        (R_HIP, R_KNEE, R_ANK, R_TOE, P.RIGHT_LEG, P.RIGHT_SHOE),
     ):
         depth = min(float(dep[[hip, knee, ank]].mean()) - 0.03, -0.006)
         r = np.array([0.054, 0.041, 0.039, 0.028]) * g * S
@@ -140,7 +143,9 @@ def render_person(
                 if ident.bottom_type == "shorts":
                     painter.capsule(h, h + 0.55 * (k - h), r[0] * 1.12, r[1] * 1.2, bottom, P.PANTS)
                     if ident.bottom_pattern == "stripe":
-                        painter.line(np.stack([h, h + 0.55 * (k - h)]), ident.bottom_color2, P.PANTS, 0.012 * S)
+                        painter.line(
+                            np.stack([h, h + 0.55 * (k - h)]), ident.bottom_color2, P.PANTS, 0.012 * S
+                        )
             painter.capsule(a, xy[toe], 0.03 * g * S, 0.027 * g * S, far(ident.shoe_color, depth), scls)
 
         items.append((depth, draw_leg))
@@ -188,11 +193,18 @@ def render_person(
 
     items.append((0.0, draw_torso))
     neck_r = 0.026 * S * g
-    items.append((-0.001, lambda: painter.capsule(xy[NECK], xy[HEAD], neck_r, neck_r, shade(ident.skin, 0.92), P.FACE)))
+    items.append(
+        (-0.001, lambda: painter.capsule(xy[NECK], xy[HEAD], neck_r, neck_r, shade(ident.skin, 0.92), P.FACE))
+    )
 
     if ident.scarf:
         scarf, _ = proj(np.array([[sw * 0.5, -T - 0.012, d * 0.6], [-sw * 0.5, -T - 0.012, d * 0.6]]))
-        items.append((0.003, lambda: painter.capsule(scarf[0], scarf[1], 0.024 * S, 0.024 * S, ident.scarf_color, P.SCARF)))
+        items.append(
+            (
+                0.003,
+                lambda: painter.capsule(scarf[0], scarf[1], 0.024 * S, 0.024 * S, ident.scarf_color, P.SCARF),
+            )
+        )
 
     if ident.bottom_type == "skirt":
         hem = 0.55 * b.thigh
@@ -264,11 +276,23 @@ def render_person(
         )  # fmt: skip
         hpts, hdep = proj(hair3)
         long_hair = convex_hull(hpts)
-        items.append((min(float(hdep.mean() - dep[HEAD]), 0.0015), lambda: painter.polygon(long_hair, ident.hair_color, P.HAIR)))
+        items.append(
+            (
+                min(float(hdep.mean() - dep[HEAD]), 0.0015),
+                lambda: painter.polygon(long_hair, ident.hair_color, P.HAIR),
+            )
+        )
     elif ident.hair_style == "ponytail":
         tail, tdep = proj(hc + np.array([[0.0, -0.3 * r, -1.05 * r], [0.0, 1.5 * r, -1.35 * r]]))
         key = min(float(tdep.mean() - dep[HEAD]), 0.0015)
-        items.append((key, lambda: painter.capsule(tail[0], tail[1], 0.35 * r * S, 0.18 * r * S, ident.hair_color, P.HAIR)))
+        items.append(
+            (
+                key,
+                lambda: painter.capsule(
+                    tail[0], tail[1], 0.35 * r * S, 0.18 * r * S, ident.hair_color, P.HAIR
+                ),
+            )
+        )
 
     # ---- bags -------------------------------------------------------------------------------
     if ident.bag == "backpack":

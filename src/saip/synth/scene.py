@@ -105,12 +105,16 @@ def render_scene(
         hidden[inside] = inst[yi[inside], xi[inside]] != j + 1
         kp[hidden & (kp[:, 2] > 1), 2] = 1
         kp[~inside] = 0
+    full = np.asarray(full_boxes, dtype=np.float32).reshape(-1, 4)
+    if len(keep):  # the whole-body box always contains the visible box
+        full[keep, :2] = np.minimum(full[keep, :2], boxes[:, :2])
+        full[keep, 2:] = np.maximum(full[keep, 2:], boxes[:, 2:])
     return SceneSample(
         image=image,
         camid=camid,
         pids=np.asarray(pids, dtype=np.int64)[keep],
         boxes=boxes,
-        full_boxes=np.asarray(full_boxes, dtype=np.float32).reshape(-1, 4)[keep],
+        full_boxes=full[keep],
         head_boxes=np.asarray(head_boxes, dtype=np.float32).reshape(-1, 4)[keep],
         keypoints=keypoints.astype(np.float32),
         instances=inst if labels else None,

@@ -34,7 +34,16 @@ COCO_SKELETON: list[list[int]] = [
     [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
     [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
 ]  # fmt: skip
-KEYPOINT_FLIP_PAIRS: list[tuple[int, int]] = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)]
+KEYPOINT_FLIP_PAIRS: list[tuple[int, int]] = [
+    (1, 2),
+    (3, 4),
+    (5, 6),
+    (7, 8),
+    (9, 10),
+    (11, 12),
+    (13, 14),
+    (15, 16),
+]
 
 NOSE, L_EYE, R_EYE, L_EAR, R_EAR, L_SHO, R_SHO, L_ELB, R_ELB, L_WRI, R_WRI = range(11)
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANK, R_ANK = range(11, 17)
@@ -149,7 +158,10 @@ def sample_pose(
     n = lambda s=0.08: float(rng.normal(0.0, s))  # noqa: E731
     arms = {1.0: [0.12 + abs(n()), n(0.12), 0.12 + abs(n()), n(0.12) + 0.15],
             -1.0: [0.12 + abs(n()), n(0.12), 0.12 + abs(n()), n(0.12) + 0.15]}  # fmt: skip
-    legs = {1.0: [0.03 + n(0.03), n(0.06), 0.05 + abs(n(0.05))], -1.0: [0.03 + n(0.03), n(0.06), 0.05 + abs(n(0.05))]}
+    legs = {
+        1.0: [0.03 + n(0.03), n(0.06), 0.05 + abs(n(0.05))],
+        -1.0: [0.03 + n(0.03), n(0.06), 0.05 + abs(n(0.05))],
+    }
     if action == "walk":
         s = float(rng.uniform(0.25, 0.5))
         lead = 1.0 if rng.random() < 0.5 else -1.0
@@ -179,7 +191,10 @@ def sample_pose(
         a1, f1, a2, f2 = arms[side]
         J[elb] = J[sho] + b.upper_arm * _arm(a1, f1, side)
         J[wri] = J[elb] + b.forearm * _arm(a2, f2, side)
-    for side, hip, knee, ank, toe in ((1.0, L_HIP, L_KNEE, L_ANK, L_TOE), (-1.0, R_HIP, R_KNEE, R_ANK, R_TOE)):
+    for side, hip, knee, ank, toe in (
+        (1.0, L_HIP, L_KNEE, L_ANK, L_TOE),
+        (-1.0, R_HIP, R_KNEE, R_ANK, R_TOE),
+    ):
         a, f, k = legs[side]
         J[knee] = J[hip] + b.thigh * _arm(a, f, side)
         J[ank] = J[knee] + b.shin * _arm(a * 0.5, f - k, side)

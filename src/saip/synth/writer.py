@@ -100,7 +100,9 @@ def write_synthetic_dataset(
                     if is_train:
                         folder = "bounding_box_train"
                     else:
-                        folder = "query" if frame < min(num_cameras, images_per_id // 2) else "bounding_box_test"
+                        folder = (
+                            "query" if frame < min(num_cameras, images_per_id // 2) else "bounding_box_test"
+                        )
                     _put(out / "reid" / folder / name, data)
                     count(f"reid/{folder}")
                 if "attributes" in tasks:
@@ -159,7 +161,9 @@ def write_synthetic_dataset(
             pose[split].save(out / "pose" / "annotations" / f"person_keypoints_{split}.json")
         if "detection" in tasks:
             det[split].save(out / "detection" / "annotations" / f"instances_{split}.json")
-            (out / "detection" / f"annotation_{split}.odgt").write_text("".join(f"{l}\n" for l in odgt[split]))
+            (out / "detection" / f"annotation_{split}.odgt").write_text(
+                "".join(f"{l}\n" for l in odgt[split])
+            )
 
     meta = {
         "seed": seed,

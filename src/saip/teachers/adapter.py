@@ -21,7 +21,9 @@ class LinearAdapter(nn.Module):
             final norm, so this is off by default).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, norm: bool = False, identity_if_equal: bool = False) -> None:
+    def __init__(
+        self, in_dim: int, out_dim: int, norm: bool = False, identity_if_equal: bool = False
+    ) -> None:
         super().__init__()
         if in_dim <= 0 or out_dim <= 0:
             raise ValueError(f"adapter widths must be > 0, got {in_dim} -> {out_dim}")

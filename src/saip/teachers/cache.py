@@ -43,8 +43,9 @@ class TeacherFeatureCache:
         self.hits += 1
         return entry[0], entry[1]
 
-    def put(self, key: Hashable, image_token: torch.Tensor, patch_tokens: torch.Tensor,
-            grid_size: tuple[int, int]) -> None:
+    def put(
+        self, key: Hashable, image_token: torch.Tensor, patch_tokens: torch.Tensor, grid_size: tuple[int, int]
+    ) -> None:
         """Store one image's features (detached)."""
         self._store[key] = (image_token.detach(), patch_tokens.detach(), tuple(grid_size))
         self._store.move_to_end(key)

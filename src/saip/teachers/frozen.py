@@ -124,7 +124,11 @@ class FrozenTeacher(nn.Module):
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"teacher input must be (B, 3, H, W), got {tuple(images.shape)}")
         H, W = images.shape[-2:]
-        grid = tuple(grid_size) if grid_size is not None else (H // self.student_stride, W // self.student_stride)
+        grid = (
+            tuple(grid_size)
+            if grid_size is not None
+            else (H // self.student_stride, W // self.student_stride)
+        )
         if self.cache is None or keys is None:
             image_token, tokens = self._encode(images, grid)
             return TeacherOutput(image_token.float(), tokens.float(), grid)
@@ -138,6 +142,4 @@ class FrozenTeacher(nn.Module):
                 entry = (image_token[j].float(), tokens[j].float())
                 self.cache.put(keys[i], entry[0], entry[1], grid)
                 cached[i] = entry
-        return TeacherOutput(
-            torch.stack([c[0] for c in cached]), torch.stack([c[1] for c in cached]), grid
-        )
+        return TeacherOutput(torch.stack([c[0] for c in cached]), torch.stack([c[1] for c in cached]), grid)

@@ -85,8 +85,10 @@ def efficientnet_lite0_imagenet_state_dict() -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for (src_key, tensor), (dst_key, ref) in zip(source.items(), target.items(), strict=True):
         if tensor.shape != ref.shape:
-            raise ValueError(f"{path}: tensor {src_key} {tuple(tensor.shape)} does not fit timm's "
-                             f"{dst_key} {tuple(ref.shape)}")
+            raise ValueError(
+                f"{path}: tensor {src_key} {tuple(tensor.shape)} does not fit timm's "
+                f"{dst_key} {tuple(ref.shape)}"
+            )
         out[dst_key] = tensor
     return out
 
@@ -113,14 +115,18 @@ def _vit_img_size(state: dict[str, torch.Tensor], timm_name: str) -> tuple[int, 
         side = math.isqrt(max(n - prefix, 0))
         if side > 0 and side * side == n - prefix:
             return side * patch, side * patch
-    raise ValueError(f"teacher {timm_name!r}: cannot infer the input size from a position embedding of "
-                     f"{n} tokens; pass img_size")
+    raise ValueError(
+        f"teacher {timm_name!r}: cannot infer the input size from a position embedding of "
+        f"{n} tokens; pass img_size"
+    )
 
 
 def _from_run_folder(folder: Path, img_size: tuple[int, int] | None) -> tuple[Backbone, TeacherInfo]:
     meta_path, weights = folder / "backbone.json", folder / "backbone.safetensors"
     if not meta_path.is_file() or not weights.is_file():
-        raise FileNotFoundError(f"{folder}: not a saip run folder (needs backbone.json and backbone.safetensors)")
+        raise FileNotFoundError(
+            f"{folder}: not a saip run folder (needs backbone.json and backbone.safetensors)"
+        )
     try:
         meta = json.loads(meta_path.read_text())
         timm_name = str(meta["timm_name"])
@@ -133,10 +139,13 @@ def _from_run_folder(folder: Path, img_size: tuple[int, int] | None) -> tuple[Ba
     return backbone, info
 
 
-def _from_file(path: Path, arch: str | None, img_size: tuple[int, int] | None) -> tuple[Backbone, TeacherInfo]:
+def _from_file(
+    path: Path, arch: str | None, img_size: tuple[int, int] | None
+) -> tuple[Backbone, TeacherInfo]:
     if arch is None:
-        raise ValueError(f"teacher weights {path}: name the architecture (arch=... or 'ARCH:{path}', "
-                         "e.g. 'vit_small')")
+        raise ValueError(
+            f"teacher weights {path}: name the architecture (arch=... or 'ARCH:{path}', e.g. 'vit_small')"
+        )
     timm_name = resolve_timm_name(arch)
     if is_vit(timm_name):  # the checkpoint's grid decides the stored position embeddings
         img_size = _vit_img_size(read_state_dict(path), timm_name) or img_size
@@ -151,8 +160,14 @@ def _efficientnet_lite0_imagenet() -> tuple[Backbone, TeacherInfo]:
     target = backbone.model.state_dict()
     state = efficientnet_lite0_imagenet_state_dict()
     backbone.model.load_state_dict({k: state[k] for k in target}, strict=True)
-    info = TeacherInfo(EFFICIENTNET_LITE0_IMAGENET, "efficientnet_lite0", (224, 224), backbone.embed_dim,
-                       _LITE0_MEAN_STD, _LITE0_MEAN_STD)
+    info = TeacherInfo(
+        EFFICIENTNET_LITE0_IMAGENET,
+        "efficientnet_lite0",
+        (224, 224),
+        backbone.embed_dim,
+        _LITE0_MEAN_STD,
+        _LITE0_MEAN_STD,
+    )
     return backbone, info
 
 
@@ -202,14 +217,26 @@ def build_teacher(
     ``build_teacher("vit_base:path_b.pth")``.
     """
     backbone, info = build_teacher_backbone(spec, arch, img_size)
-    teacher = FrozenTeacher(backbone, info.mean, info.std, input_mean, input_std,
-                            student_stride=student_stride, cache_size=cache_size)
+    teacher = FrozenTeacher(
+        backbone,
+        info.mean,
+        info.std,
+        input_mean,
+        input_std,
+        student_stride=student_stride,
+        cache_size=cache_size,
+    )
     teacher.info = info
     return teacher
 
 
 __all__ = [
-    "BUILTIN_TEACHERS", "EFFICIENTNET_LITE0_IMAGENET", "TeacherInfo", "build_teacher_backbone",
-    "create_efficientnet_lite0_imagenet_classifier", "efficientnet_lite0_checkpoint_path",
-    "efficientnet_lite0_imagenet_state_dict", "build_teacher",
+    "BUILTIN_TEACHERS",
+    "EFFICIENTNET_LITE0_IMAGENET",
+    "TeacherInfo",
+    "build_teacher_backbone",
+    "create_efficientnet_lite0_imagenet_classifier",
+    "efficientnet_lite0_checkpoint_path",
+    "efficientnet_lite0_imagenet_state_dict",
+    "build_teacher",
 ]

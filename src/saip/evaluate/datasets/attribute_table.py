@@ -52,7 +52,9 @@ def find_attribute_table(path: Path) -> Path:
     for candidate in (path / TABLE_NAME, path / "attributes" / TABLE_NAME):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"{path}: no attribute table ({TABLE_NAME} here or in an 'attributes/' subfolder)")
+    raise FileNotFoundError(
+        f"{path}: no attribute table ({TABLE_NAME} here or in an 'attributes/' subfolder)"
+    )
 
 
 def _resolve_image(table_dir: Path, name: str) -> Path:

@@ -102,7 +102,8 @@ def find_reid_root(path: Path) -> Path:
             return candidate
     raise FileNotFoundError(
         f"{path}: no ReID data (expected Market-1501 folders {', '.join(MARKET_DIRS)} or MSMT17 list files, "
-        "here or in a 'reid/' subfolder)")
+        "here or in a 'reid/' subfolder)"
+    )
 
 
 def load_reid_dataset(path: Path) -> ReidDataset:
@@ -112,10 +113,17 @@ def load_reid_dataset(path: Path) -> ReidDataset:
         train = _read_msmt_list(root, "list_train.txt", "train")
         if (root / "list_val.txt").is_file():  # MSMT17 trains on train + val
             val = _read_msmt_list(root, "list_val.txt", "train")
-            train = ReidSplit(train.paths + val.paths, np.concatenate([train.pids, val.pids]),
-                              np.concatenate([train.camids, val.camids]))
-        return ReidDataset(root.name, train, _read_msmt_list(root, "list_query.txt", "test"),
-                           _read_msmt_list(root, "list_gallery.txt", "test"))
+            train = ReidSplit(
+                train.paths + val.paths,
+                np.concatenate([train.pids, val.pids]),
+                np.concatenate([train.camids, val.camids]),
+            )
+        return ReidDataset(
+            root.name,
+            train,
+            _read_msmt_list(root, "list_query.txt", "test"),
+            _read_msmt_list(root, "list_gallery.txt", "test"),
+        )
     train, query, gallery = (read_market_split(root / d) for d in MARKET_DIRS)
     return ReidDataset(root.name, train, query, gallery)
 
@@ -126,7 +134,9 @@ def relabel(pids: np.ndarray) -> tuple[np.ndarray, int]:
     return labels.astype(np.int64), len(unique)
 
 
-def pk_batches(labels: np.ndarray, p: int, k: int, num_batches: int, rng: np.random.Generator) -> list[np.ndarray]:
+def pk_batches(
+    labels: np.ndarray, p: int, k: int, num_batches: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Index batches of ``p`` identities × ``k`` images (Hermans et al. 2017, "In Defense of the
     Triplet Loss"): identities drawn without replacement within a batch, images without replacement
     when an identity has at least ``k`` images, with replacement otherwise."""

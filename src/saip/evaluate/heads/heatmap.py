@@ -18,7 +18,9 @@ from torch import nn
 class HeatmapHead(nn.Module):
     """Stride-16 features ``(B, D, h, w)`` → keypoint heatmaps ``(B, K, 4h, 4w)``."""
 
-    def __init__(self, in_channels: int, num_keypoints: int = 17, kind: str = "simple", hidden: int = 256) -> None:
+    def __init__(
+        self, in_channels: int, num_keypoints: int = 17, kind: str = "simple", hidden: int = 256
+    ) -> None:
         super().__init__()
         if kind not in ("simple", "classic"):
             raise ValueError(f"heatmap head kind must be 'simple' or 'classic', got {kind!r}")

@@ -1,0 +1,97 @@
+"""``saip eval reid`` and ``saip eval attributes``: single-person discrimination tasks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+_BACKBONE = typer.Option(
+    ..., "--backbone", "-b", help="Run folder, weight file (with --arch) or random:<arch>."
+)
+_ARCH = typer.Option(
+    None, "--arch", help="Architecture of a weight file (vit_tiny, starnet_s3, tiny_vit_5m, ...)."
+)
+_DATA = typer.Option(None, "--data", help="Dataset folder; default: the synthetic dataset (generated once).")
+_BUDGET = typer.Option("quick", "--budget", help="Budget preset: quick, standard or paper.")
+_OUT = typer.Option(Path("eval-out"), "--out", help="Output folder for results.json.")
+_SEED = typer.Option(0, "--seed", help="Seed (sampling, random init, synthetic data).")
+_DEVICE = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda.")
+
+
+def _resolve_data(data: Path | None, seed: int) -> Path:
+    from saip.evaluate.default_data import ensure_synthetic_data
+
+    if data is not None and not data.exists():
+        raise typer.BadParameter(f"data folder not found: {data}", param_hint="--data")
+    return ensure_synthetic_data(data, seed=seed)
+
+
+def _finish(task: str, metrics: dict[str, float], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({task: metrics}, indent=2))
+    for key, value in metrics.items():
+        typer.echo(f"{task} {key}: {value:.2f}")
+    typer.echo(f"wrote {out / 'results.json'}")
+
+
+def register(eval_app: typer.Typer) -> None:
+    """Add the ``reid`` and ``attributes`` commands to the ``saip eval`` group."""
+
+    @eval_app.command("reid")
+    def reid_cmd(
+        backbone: str = _BACKBONE,
+        arch: str | None = _ARCH,
+        data: Path | None = _DATA,
+        protocol: str | None = typer.Option(
+            None, "--protocol", help="knn or finetune (default: the budget's)."
+        ),
+        pooling: str = typer.Option("token", "--pooling", help="kNN feature: token, mean or concat."),
+        budget: str = _BUDGET,
+        out: Path = _OUT,
+        seed: int = _SEED,
+        device: str = _DEVICE,
+    ) -> None:
+        """Person ReID (Market-1501/MSMT17 layout): mAP and CMC Rank-1/5/10."""
+        from saip.evaluate import reid
+
+        if protocol is not None and protocol not in reid.PROTOCOLS:
+            raise typer.BadParameter(f"choose from {', '.join(reid.PROTOCOLS)}", param_hint="--protocol")
+        metrics = reid.run_task(
+            backbone,
+            _resolve_data(data, seed),
+            budget,
+            out,
+            seed,
+            device,
+            arch,
+            protocol=protocol,
+            pooling=pooling,
+        )
+        _finish("reid", metrics, out)
+
+    @eval_app.command("attributes")
+    def attributes_cmd(
+        backbone: str = _BACKBONE,
+        arch: str | None = _ARCH,
+        data: Path | None = _DATA,
+        protocol: str | None = typer.Option(
+            None, "--protocol", help="linear or finetune (default: the budget's)."
+        ),
+        budget: str = _BUDGET,
+        out: Path = _OUT,
+        seed: int = _SEED,
+        device: str = _DEVICE,
+    ) -> None:
+        """Pedestrian attribute recognition (attributes.csv table): mA, accuracy, precision, recall, F1."""
+        from saip.evaluate import attributes
+
+        if protocol is not None and protocol not in attributes.PROTOCOLS:
+            raise typer.BadParameter(
+                f"choose from {', '.join(attributes.PROTOCOLS)}", param_hint="--protocol"
+            )
+        metrics = attributes.run_task(
+            backbone, _resolve_data(data, seed), budget, out, seed, device, arch, protocol=protocol
+        )
+        _finish("attributes", metrics, out)

@@ -1,0 +1,35 @@
+"""Real data in: person crops from annotated boxes or video, and tar shards for streaming.
+
+- :mod:`saip.sources.boxes`: read COCO / CrowdHuman odgt / CSV person boxes.
+- :mod:`saip.sources.crops`: filter boxes and cut them into a LUPerson-style crop folder.
+- :mod:`saip.sources.detectors`, :mod:`saip.sources.tracking`, :mod:`saip.sources.video`:
+  detect people in video frames, track them, write tracklet crops (pseudo-identities).
+- :mod:`saip.sources.shards`: WebDataset-style tar shards and a streaming dataset.
+"""
+
+from saip.sources.boxes import BoxSource, PersonBox, read_boxes
+from saip.sources.crops import CropFilter, CropReport, crop_instances
+from saip.sources.detectors import Detector, HOGPeopleDetector, MotionDetector, create_detector, hog_available
+from saip.sources.shards import ShardDataset, write_shards
+from saip.sources.tracking import IoUTracker, Track
+from saip.sources.video import VideoCropConfig, extract_video_crops
+
+__all__ = [
+    "BoxSource",
+    "CropFilter",
+    "CropReport",
+    "Detector",
+    "HOGPeopleDetector",
+    "IoUTracker",
+    "MotionDetector",
+    "PersonBox",
+    "ShardDataset",
+    "Track",
+    "VideoCropConfig",
+    "create_detector",
+    "crop_instances",
+    "extract_video_crops",
+    "hog_available",
+    "read_boxes",
+    "write_shards",
+]

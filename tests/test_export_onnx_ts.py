@@ -1,0 +1,52 @@
+"""ONNX (dynamic batch, checked with ONNX Runtime) and TorchScript round trips of the backbone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import saip  # noqa: F401  (CPU import shim before timm)
+import pytest
+import torch
+
+from saip.export import (
+    export_onnx,
+    export_torchscript,
+    load_export_source,
+    onnx_session,
+    verify_onnx_export,
+    verify_torchscript_export,
+)
+
+
+@pytest.fixture(scope="module")
+def vit_source():
+    torch.manual_seed(0)
+    return load_export_source("random:vit_tiny", img_size="64x32")
+
+
+def test_onnx_dynamic_batch_matches_torch(tmp_path: Path, vit_source) -> None:
+    pytest.importorskip("onnxruntime")
+    export = export_onnx(vit_source, tmp_path / "m.onnx", opset=18)
+    assert export.exporter in ("dynamo", "torchscript") and export.path.stat().st_size > 1_000_000
+    session = onnx_session(export.path)
+    assert session.get_inputs()[0].shape[0] not in (1, 2)  # symbolic batch axis
+    assert [o.name for o in session.get_outputs()] == ["image_token", "patch_grid"]
+    report = verify_onnx_export(vit_source, export, batches=(1, 4))
+    assert report.max_abs_diff < 1e-4, report.summary()
+    (token, grid) = session.run(None, {"images": torch.randn(3, 3, 64, 32).numpy()})
+    assert token.shape == (3, 192) and grid.shape == (3, 192, 4, 2)
+
+
+def test_onnx_rejects_old_opset(tmp_path: Path, vit_source) -> None:
+    with pytest.raises(ValueError, match="opset"):
+        export_onnx(vit_source, tmp_path / "m.onnx", opset=13)
+
+
+def test_torchscript_round_trip(tmp_path: Path, vit_source) -> None:
+    export = export_torchscript(vit_source, tmp_path / "m.pt")
+    report = verify_torchscript_export(vit_source, export, batches=(1, 2))
+    assert report.max_abs_diff < 1e-5, report.summary()
+    loaded = torch.jit.load(str(export.path))
+    with torch.no_grad():
+        token, grid = loaded(torch.zeros(2, 3, 64, 32))
+    assert token.shape == (2, 192) and grid.shape == (2, 192, 4, 2)
