@@ -10,7 +10,8 @@ import torch
 
 import saip  # noqa: F401  (installs the torchvision CPU shim before any test imports timm)
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+if "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import saip  # noqa: F401  (installs the torchvision shim first)
 import pytest
 import torch
 
+import saip  # noqa: F401  (installs the torchvision shim first)
 from saip.evaluate.box_ops import (
     box_area,
     box_iou,
@@ -28,7 +28,9 @@ def test_conversions_round_trip() -> None:
 
 def test_iou_hand_worked() -> None:
     a = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
-    b = torch.tensor([[5.0, 0.0, 15.0, 10.0], [0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [0.0, 0.0, 5.0, 5.0]])
+    b = torch.tensor(
+        [[5.0, 0.0, 15.0, 10.0], [0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [0.0, 0.0, 5.0, 5.0]]
+    )
     # overlap 50 / union 150; identical; disjoint; contained 25 / 100
     assert torch.allclose(box_iou(a, b), torch.tensor([[1 / 3, 1.0, 0.0, 0.25]]))
     degenerate = torch.tensor([[3.0, 3.0, 3.0, 3.0]])
@@ -44,7 +46,9 @@ def _naive_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> l
     while remaining:
         best = remaining.pop(0)
         keep.append(best)
-        remaining = [i for i in remaining if float(box_iou(boxes[best : best + 1], boxes[i : i + 1])) <= threshold]
+        remaining = [
+            i for i in remaining if float(box_iou(boxes[best : best + 1], boxes[i : i + 1])) <= threshold
+        ]
     return keep
 
 

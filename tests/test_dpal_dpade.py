@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import saip  # noqa: F401
 import pytest
 import torch
 import torch.nn.functional as F
 
+import saip  # noqa: F401
 from saip.objectives.dpade import DPaDe, routing_loss
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Single-threaded: the shared CPU is oversubscribed and these small ops do not gain from threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture
@@ -48,7 +57,9 @@ def test_experts_depend_on_the_image(decoder: DPaDe) -> None:
 
 def test_routing_loss_is_cross_entropy_and_trains_the_router(decoder: DPaDe) -> None:
     logits = torch.randn(4, 3)
-    assert routing_loss(logits, 2).item() == pytest.approx(float(-logits.log_softmax(-1)[:, 2].mean()), rel=1e-6)
+    assert routing_loss(logits, 2).item() == pytest.approx(
+        float(-logits.log_softmax(-1)[:, 2].mean()), rel=1e-6
+    )
     optimizer = torch.optim.Adam(decoder.parameters(), lr=1e-2)
     tokens = torch.randn(4, 5, 16)
     for _ in range(20):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-import saip  # noqa: F401
 import pytest
 import torch
 
+import saip  # noqa: F401
 from saip.objectives.dpal_losses import (
     cosine_distillation_loss,
     global_alignment_loss,
@@ -22,7 +22,9 @@ def test_global_alignment_matches_naive() -> None:
     student, teacher = torch.randn(3, 4, 6), torch.randn(4, 6)
     per_view = []
     for v in range(3):
-        per_view.append(sum(float((student[v, b, d] - teacher[b, d]) ** 2) for b in range(4) for d in range(6)) / 24)
+        per_view.append(
+            sum(float((student[v, b, d] - teacher[b, d]) ** 2) for b in range(4) for d in range(6)) / 24
+        )
     assert global_alignment_loss(student, teacher).item() == pytest.approx(sum(per_view) / 3, rel=1e-5)
     with pytest.raises(ValueError, match="global alignment"):
         global_alignment_loss(student, torch.randn(5, 6))
@@ -71,7 +73,9 @@ def test_cosine_distillation_matches_naive() -> None:
     assert cosine_distillation_loss(a, b).item() == pytest.approx(naive, rel=1e-5)
 
 
-def _person_tokens(batch: int = 3, grid: tuple[int, int] = (8, 4), dim: int = 16, seed: int = 0) -> torch.Tensor:
+def _person_tokens(
+    batch: int = 3, grid: tuple[int, int] = (8, 4), dim: int = 16, seed: int = 0
+) -> torch.Tensor:
     """Tokens where a central 'person' region shares a strong direction (the first principal axis)."""
     g = torch.Generator().manual_seed(seed)
     tokens = 0.1 * torch.randn(batch, grid[0] * grid[1], dim, generator=g)

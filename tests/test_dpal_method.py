@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import saip  # noqa: F401
 import pytest
 import torch
 
+import saip  # noqa: F401
 from saip.backbones import create_backbone
 from saip.data import SAIPBatch
 from saip.methods.base import ScheduleValues
@@ -26,7 +26,8 @@ def _one_thread():
 def _batch(B: int = 2, seed: int = 0) -> SAIPBatch:
     g = torch.Generator().manual_seed(seed)
     return SAIPBatch(
-        index=torch.arange(B), epoch=0,
+        index=torch.arange(B),
+        epoch=0,
         global_views=torch.randn(2, B, 3, 64, 32, generator=g),
         local_views=torch.randn(2, B, 3, 32, 16, generator=g),
         canvas=torch.randn(B, 3, 48, 48, generator=g),
@@ -34,8 +35,15 @@ def _batch(B: int = 2, seed: int = 0) -> SAIPBatch:
 
 
 def _schedule(step: int = 0, total: int = 100) -> ScheduleValues:
-    return ScheduleValues(step=step, total_steps=total, lr=1e-3, weight_decay=0.0, momentum=1.0, teacher_temp=0.04,
-                          progress=step / total)
+    return ScheduleValues(
+        step=step,
+        total_steps=total,
+        lr=1e-3,
+        weight_decay=0.0,
+        momentum=1.0,
+        teacher_temp=0.04,
+        progress=step / total,
+    )
 
 
 def _method(config=None, cache_size: int = 0, bn_teacher: bool = True) -> DPALMethod:
@@ -86,7 +94,9 @@ def test_teacher_is_bit_identical_after_optimizer_steps() -> None:
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert all(p.grad is None for p in method.teacher.parameters())
     assert not method.teacher.training
-    assert any(not torch.equal(a, b) for a, b in zip(student_before, method.student.parameters(), strict=True))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(student_before, method.student.parameters(), strict=True)
+    )
 
 
 def test_dpal_loss_decreases_on_a_fixed_batch() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import saip  # noqa: F401  (CPU import shim before timm)
 import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
+import saip  # noqa: F401  (CPU import shim before timm)
 from saip.backbones import create_backbone
 from saip.cli import app
 
@@ -22,16 +22,28 @@ def write_run(folder: Path, alias: str, img_size: tuple[int, int] = SIZE) -> Pat
     torch.manual_seed(0)
     backbone = create_backbone(alias, img_size=img_size)
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in backbone.model.state_dict().items()}, str(folder / "backbone.safetensors"))
-    meta = {"timm_name": backbone.timm_name, "alias": alias, "img_size": list(img_size),
-            "embed_dim": backbone.embed_dim, "stride": 16, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
+    save_file(
+        {k: v.contiguous() for k, v in backbone.model.state_dict().items()},
+        str(folder / "backbone.safetensors"),
+    )
+    meta = {
+        "timm_name": backbone.timm_name,
+        "alias": alias,
+        "img_size": list(img_size),
+        "embed_dim": backbone.embed_dim,
+        "stride": 16,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+    }
     (folder / "backbone.json").write_text(json.dumps(meta))
     return folder
 
 
 def test_cli_export_timm_prints_load_commands(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run", "vit_tiny")
-    result = CliRunner().invoke(app, env=WIDE, args=["export", str(run), "--format", "timm", "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        app, env=WIDE, args=["export", str(run), "--format", "timm", "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 0, result.output
     assert "pretrained_cfg_overlay=dict(file=" in result.output and "checkpoint_path=" in result.output
     assert result.output.count(" OK") == 3
@@ -52,8 +64,18 @@ def test_cli_export_bad_inputs_name_the_problem(tmp_path: Path) -> None:
 
 def test_cli_export_torchscript_of_weights_file(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run", "vit_tiny")
-    args = ["export", str(run / "backbone.safetensors"), "--arch", "vit_tiny", "--format", "torchscript",
-            "--img-size", "32x32", "--out", str(tmp_path / "ts")]
+    args = [
+        "export",
+        str(run / "backbone.safetensors"),
+        "--arch",
+        "vit_tiny",
+        "--format",
+        "torchscript",
+        "--img-size",
+        "64x32",
+        "--out",
+        str(tmp_path / "ts"),
+    ]
     result = CliRunner().invoke(app, env=WIDE, args=args)
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "ts" / "vit_tiny_32x32.pt").is_file() and "torchscript: max abs diff" in result.output
+    assert (tmp_path / "ts" / "vit_tiny_64x32.pt").is_file() and "torchscript: max abs diff" in result.output

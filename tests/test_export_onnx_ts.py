@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import saip  # noqa: F401  (CPU import shim before timm)
 import pytest
 import torch
 
+import saip  # noqa: F401  (CPU import shim before timm)
 from saip.export import (
     export_onnx,
     export_torchscript,

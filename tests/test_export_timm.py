@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import saip  # noqa: F401  (CPU import shim before timm)
 import pytest
 import timm
 import torch
 from safetensors.torch import load_file, save_file
 
+import saip  # noqa: F401  (CPU import shim before timm)
 from saip.backbones import create_backbone, make_stride16
 from saip.export import export_timm, load_export_source, load_timm_export, verify_timm_export
 
@@ -22,10 +22,19 @@ def write_run(folder: Path, alias: str, img_size: tuple[int, int] = SIZE) -> Pat
     torch.manual_seed(0)
     backbone = create_backbone(alias, img_size=img_size)
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in backbone.model.state_dict().items()}, str(folder / "backbone.safetensors"))
-    meta = {"timm_name": backbone.timm_name, "alias": alias, "img_size": list(img_size),
-            "embed_dim": backbone.embed_dim, "stride": 16, "mean": [0.485, 0.456, 0.406],
-            "std": [0.229, 0.224, 0.225]}
+    save_file(
+        {k: v.contiguous() for k, v in backbone.model.state_dict().items()},
+        str(folder / "backbone.safetensors"),
+    )
+    meta = {
+        "timm_name": backbone.timm_name,
+        "alias": alias,
+        "img_size": list(img_size),
+        "embed_dim": backbone.embed_dim,
+        "stride": 16,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+    }
     (folder / "backbone.json").write_text(json.dumps(meta))
     return folder
 
@@ -42,7 +51,9 @@ def test_timm_strict_load_and_identical_outputs(tmp_path: Path, alias: str) -> N
     config = json.loads(export.config.read_text())
     assert config["architecture"] == source.timm_name and config["num_classes"] == 0
     assert config["img_size"] == list(SIZE) and config["mean"] == [0.485, 0.456, 0.406]
-    for how in ("pretrained_file", "checkpoint_path") if alias != "vit_tiny" else ("pretrained_file", "local_dir"):
+    for how in (
+        ("pretrained_file", "checkpoint_path") if alias != "vit_tiny" else ("pretrained_file", "local_dir")
+    ):
         report = verify_timm_export(source, export, how, batches=(1, 3))
         assert report.max_abs_diff < 1e-5, report.summary()
         assert set(report.diffs) == {"image_token@b1", "patch_grid@b1", "image_token@b3", "patch_grid@b3"}
@@ -52,8 +63,9 @@ def test_stride16_patch_is_needed_and_sufficient(tmp_path: Path) -> None:
     source = load_export_source(write_run(tmp_path / "run", "starnet_s3"))
     export = export_timm(source, tmp_path / "out")
     assert export.stride16_patch and "make_stride16(model, 'starnet_s3')" in "\n".join(export.load_commands())
-    plain = timm.create_model("starnet_s3", pretrained=True, num_classes=0,
-                              pretrained_cfg_overlay=dict(file=str(export.weights))).eval()
+    plain = timm.create_model(
+        "starnet_s3", pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=str(export.weights))
+    ).eval()
     x = torch.randn(1, 3, *SIZE)
     with torch.no_grad():
         assert plain.forward_features(x).shape[-2:] == (2, 1)  # timm default: stride 32

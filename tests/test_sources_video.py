@@ -193,3 +193,22 @@ def test_real_video_vtest(tmp_path: Path) -> None:
     )
     assert summary["videos"][0]["frames_read"] == 120
     assert summary["totals"]["tracklets_kept"] >= 1 and summary["totals"]["crops"] >= 3
+
+
+def test_hog_wrapper_converts_and_suppresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HOG wrapper's box conversion, upscale and NMS, with OpenCV's HOG replaced by a stub."""
+
+    class StubHOG:
+        def setSVMDetector(self, weights: np.ndarray) -> None:  # noqa: N802 - OpenCV's name
+            self.weights = weights
+
+        def detectMultiScale(self, image: np.ndarray, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802
+            assert image.shape[:2] == (200, 100)  # upscaled 2x
+            rects = np.array([[20, 40, 64, 128], [22, 40, 64, 128], [100, 0, 64, 128]])  # x, y, w, h
+            return rects, np.array([[1.5], [0.9], [0.2]])
+
+    monkeypatch.setattr(cv2, "HOGDescriptor", StubHOG, raising=False)
+    monkeypatch.setattr(cv2, "HOGDescriptor_getDefaultPeopleDetector", lambda: np.zeros(3781), raising=False)
+    detector = create_detector("hog", upscale=2.0, min_score=0.5)
+    boxes = detector.detect(np.zeros((100, 50, 3), np.uint8))
+    np.testing.assert_allclose(boxes, [[10, 20, 42, 84, 1.5]])  # duplicate suppressed, low score dropped

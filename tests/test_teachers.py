@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import saip  # noqa: F401  (before torchvision/timm)
 import numpy as np
 import pytest
 import torch
@@ -14,6 +13,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
+import saip  # noqa: F401  (before torchvision/timm)
 from saip.backbones import BackboneOutput, create_backbone
 from saip.teachers import (
     FrozenTeacher,
@@ -22,9 +22,22 @@ from saip.teachers import (
     create_efficientnet_lite0_imagenet_classifier,
 )
 
-REAL = Path(os.environ.get("SAIP_REAL_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "data" / "real-fixtures"))
+REAL = Path(
+    os.environ.get(
+        "SAIP_REAL_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "data" / "real-fixtures"
+    )
+)
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Single-threaded: the shared CPU is oversubscribed and these small ops do not gain from threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 class GridBackbone(nn.Module):
@@ -138,8 +151,15 @@ def test_saip_run_folder(tmp_path: Path) -> None:
     student = create_backbone("vit_tiny", img_size=(256, 128))
     state = student.model.state_dict()
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "backbone.safetensors"))
-    meta = {"timm_name": "vit_tiny_patch16_224", "alias": "vit_tiny", "img_size": [256, 128], "embed_dim": 192,
-            "stride": 16, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    meta = {
+        "timm_name": "vit_tiny_patch16_224",
+        "alias": "vit_tiny",
+        "img_size": [256, 128],
+        "embed_dim": 192,
+        "stride": 16,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+    }
     (tmp_path / "backbone.json").write_text(json.dumps(meta))
     teacher = build_teacher(str(tmp_path))
     _assert_same_weights(teacher, state)

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     timm = "timm"
     onnx = "onnx"
     torchscript = "torchscript"
 
 
 def export(
-    spec: str = typer.Argument(..., metavar="RUN_OR_WEIGHTS", help="Run folder, weights file (.safetensors/.pt, with --arch) or random:<arch>."),
+    spec: str = typer.Argument(
+        ...,
+        metavar="RUN_OR_WEIGHTS",
+        help="Run folder, weights file (.safetensors/.pt, with --arch) or random:<arch>.",
+    ),
     fmt: ExportFormat = typer.Option(ExportFormat.timm, "--format", "-f", help="timm, onnx or torchscript."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/export/<format>)."),
-    arch: str | None = typer.Option(None, "--arch", help="Architecture of a bare weights file (e.g. vit_tiny)."),
-    img_size: str | None = typer.Option(None, "--img-size", help="HxW to trace/verify at (default: the run's)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output folder (default: RUN/export/<format>)."
+    ),
+    arch: str | None = typer.Option(
+        None, "--arch", help="Architecture of a bare weights file (e.g. vit_tiny)."
+    ),
+    img_size: str | None = typer.Option(
+        None, "--img-size", help="HxW to trace/verify at (default: the run's)."
+    ),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (>= 17)."),
     exporter: str = typer.Option("auto", "--exporter", help="ONNX exporter: auto, dynamo or torchscript."),
 ) -> None:
@@ -44,7 +54,10 @@ def export(
     name = f"{source.alias}_{source.img_size[0]}x{source.img_size[1]}"
     if fmt is ExportFormat.timm:
         result = export_timm(source, out)
-        reports = [verify_timm_export(source, result, how) for how in ("pretrained_file", "checkpoint_path", "local_dir")]
+        reports = [
+            verify_timm_export(source, result, how)
+            for how in ("pretrained_file", "checkpoint_path", "local_dir")
+        ]
         typer.echo(f"wrote {result.weights} and {result.config}")
         typer.echo("load with timm (strict):")
         for line in result.load_commands():
@@ -55,9 +68,11 @@ def export(
         except ValueError as error:
             raise typer.BadParameter(str(error), param_hint="--opset / --exporter") from error
         reports = [verify_onnx_export(source, result)]
-        typer.echo(f"wrote {result.path} (exporter {result.exporter}, opset {result.opset}, dynamic batch, "
-                   f"input 'images' (B,3,{result.img_size[0]},{result.img_size[1]}) normalised with "
-                   f"mean={list(source.mean)} std={list(source.std)})")
+        typer.echo(
+            f"wrote {result.path} (exporter {result.exporter}, opset {result.opset}, dynamic batch, "
+            f"input 'images' (B,3,{result.img_size[0]},{result.img_size[1]}) normalised with "
+            f"mean={list(source.mean)} std={list(source.std)})"
+        )
     else:
         result = export_torchscript(source, Path(out) / f"{name}.pt")
         reports = [verify_torchscript_export(source, result)]

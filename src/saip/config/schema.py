@@ -66,6 +66,9 @@ class ExpertConfig:
 
 @dataclass
 class DPALConfig:
+    """DPAL (method.md §2); fields mirror :class:`saip.methods.dpal.DPALMethodConfig`."""
+
+    mode: str = "dpade"  # dpade | feature (cosine feature-distillation baseline)
     global_weight: float = 1.0
     local_weight: float = 1.0
     relation_weight: float = 1.0
@@ -73,7 +76,13 @@ class DPALConfig:
     routing_weight_end: float = 0.01
     routing_switch_progress: float = 0.1
     rank: int = 32
+    decoder_heads: int = 4
+    expert_norm_weight: float = 0.0
+    max_local_views: int | None = None
     person_weight_floor: float = 0.1
+    person_weight_smooth: bool = False
+    person_weight_sign: str = "center"
+    feature_patch_weight: float = 1.0
 
 
 @dataclass

@@ -120,7 +120,7 @@ def run_report(
 def _ordered_metrics(spec: TaskSpec, metrics: dict[str, float]) -> list[tuple[str, float]]:
     shown = {k: v for k, v in metrics.items() if not k.startswith(_BOOKKEEPING)}
     first = [(k, shown.pop(k)) for k in spec.headline if k in shown]
-    return first + sorted(shown.items())
+    return first + list(shown.items())
 
 
 def format_results(results: dict) -> str:

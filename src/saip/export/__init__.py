@@ -12,8 +12,22 @@ from saip.export.torchscript_export import TorchScriptExport, export_torchscript
 from saip.export.verify import VerifyReport, compare_outputs, max_abs_diff
 
 __all__ = [
-    "ExportSource", "FeatureModule", "OnnxExport", "TimmExport", "TorchScriptExport", "VerifyReport",
-    "compare_outputs", "export_onnx", "export_timm", "export_torchscript", "load_export_source",
-    "load_timm_export", "max_abs_diff", "onnx_session", "parse_img_size", "verify_onnx_export",
-    "verify_timm_export", "verify_torchscript_export",
+    "ExportSource",
+    "FeatureModule",
+    "OnnxExport",
+    "TimmExport",
+    "TorchScriptExport",
+    "VerifyReport",
+    "compare_outputs",
+    "export_onnx",
+    "export_timm",
+    "export_torchscript",
+    "load_export_source",
+    "load_timm_export",
+    "max_abs_diff",
+    "onnx_session",
+    "parse_img_size",
+    "verify_onnx_export",
+    "verify_timm_export",
+    "verify_torchscript_export",
 ]

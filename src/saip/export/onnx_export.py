@@ -44,8 +44,15 @@ def _export_dynamo(module: FeatureModule, example: torch.Tensor, path: Path, ops
     with redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, (example,), str(path), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES), dynamic_shapes={"images": {0: batch}}, external_data=False,
+            module,
+            (example,),
+            str(path),
+            dynamo=True,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_shapes={"images": {0: batch}},
+            external_data=False,
         )
 
 
@@ -54,8 +61,15 @@ def _export_legacy(module: FeatureModule, example: torch.Tensor, path: Path, ops
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, (example,), str(path), dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-            output_names=list(OUTPUT_NAMES), dynamic_axes=axes, do_constant_folding=True,
+            module,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=axes,
+            do_constant_folding=True,
         )
 
 
@@ -111,5 +125,11 @@ def verify_onnx_export(
     def run(images: torch.Tensor) -> list:
         return session.run(list(OUTPUT_NAMES), {input_name: images.numpy()})
 
-    return compare_outputs(FeatureModule(source.backbone), run, export.img_size,
-                           target=f"onnxruntime[{export.exporter}]", batches=batches, tolerance=tolerance)
+    return compare_outputs(
+        FeatureModule(source.backbone),
+        run,
+        export.img_size,
+        target=f"onnxruntime[{export.exporter}]",
+        batches=batches,
+        tolerance=tolerance,
+    )

@@ -1,4 +1,4 @@
-"""Where an exported backbone comes from: a saip run folder, a weights file + architecture, or ``random:<arch>``.
+"""Where an exported backbone comes from: a run folder, a weights file + architecture, or ``random:<arch>``.
 
 Run folder contract (design.md, written by ``saip pretrain``): ``RUN/backbone.json`` =
 ``{"timm_name", "alias", "img_size": [H, W], "embed_dim", "stride", "mean", "std"}`` and
@@ -59,17 +59,22 @@ def _alias_of(timm_name: str) -> str:
     return next((a for a, t in ALIASES.items() if t == timm_name), timm_name)
 
 
-def _from_evaluate_loader(spec: str, arch: str | None) -> ExportSource | None:
+def _from_evaluate_loader(spec: str, arch: str | None, size: tuple[int, int] | None) -> ExportSource | None:
     try:
         module = importlib.import_module("saip.evaluate.backbone_loader")
     except ModuleNotFoundError as error:
         if error.name not in ("saip.evaluate", "saip.evaluate.backbone_loader"):
             raise
         return None
-    backbone, info = module.load_backbone(spec, arch=arch)
+    backbone, info = module.load_backbone(spec, arch=arch, img_size=size)
     return ExportSource(
-        backbone=backbone.eval(), timm_name=info.timm_name, alias=info.alias,
-        img_size=tuple(info.img_size), mean=tuple(info.mean), std=tuple(info.std), origin=spec,
+        backbone=backbone.eval(),
+        timm_name=info.timm_name,
+        alias=info.alias,
+        img_size=tuple(info.img_size),
+        mean=tuple(info.mean),
+        std=tuple(info.std),
+        origin=spec,
     )
 
 
@@ -87,12 +92,12 @@ def _read_run_json(run: Path) -> dict:
     return meta
 
 
-def _own_loader(spec: str, arch: str | None) -> ExportSource:
+def _own_loader(spec: str, arch: str | None, size: tuple[int, int] | None) -> ExportSource:
     if spec.startswith("random:"):
         name = spec.split(":", 1)[1] or (arch or "")
         if not name:
             raise ValueError("random:<arch> needs an architecture, e.g. random:vit_tiny")
-        backbone = create_backbone(name)
+        backbone = create_backbone(name, img_size=size or (256, 128))
         meta: dict = {"timm_name": backbone.timm_name, "img_size": list(backbone.img_size)}
     else:
         path = Path(spec)
@@ -106,15 +111,18 @@ def _own_loader(spec: str, arch: str | None) -> ExportSource:
             if arch is None:
                 raise ValueError(f"{path} is a weights file: pass --arch (e.g. vit_tiny) to say what it is")
             weights, name = path, arch
-            meta = {"timm_name": resolve_timm_name(arch), "img_size": [256, 128]}
+            meta = {"timm_name": resolve_timm_name(arch), "img_size": list(size or (256, 128))}
         else:
             raise FileNotFoundError(f"no run folder or weights file at {spec!r}")
         backbone = create_backbone(name, img_size=tuple(meta["img_size"]), weights=weights)
     return ExportSource(
-        backbone=backbone.eval(), timm_name=backbone.timm_name,
+        backbone=backbone.eval(),
+        timm_name=backbone.timm_name,
         alias=meta.get("alias") or _alias_of(backbone.timm_name),
         img_size=tuple(int(s) for s in meta["img_size"]),
-        mean=tuple(meta.get("mean", IMAGENET_MEAN)), std=tuple(meta.get("std", IMAGENET_STD)), origin=spec,
+        mean=tuple(meta.get("mean", IMAGENET_MEAN)),
+        std=tuple(meta.get("std", IMAGENET_STD)),
+        origin=spec,
     )
 
 
@@ -123,12 +131,15 @@ def load_export_source(
 ) -> ExportSource:
     """Load the backbone named by ``spec`` (run folder, weights file with ``arch``, or ``random:<arch>``).
 
-    ``img_size`` overrides the size the export is traced / verified at (default: the run's
-    ``img_size``, else 256x128). Weights are read with safetensors or ``weights_only=True``.
+    ``img_size``: for a run folder, the size the export is traced / verified at (default: the
+    run's ``img_size``; ViT position embeddings are resampled to it). For a weights file or
+    ``random:<arch>``, also the size the ViT position embeddings are defined for (default 256x128).
+    Weights are read with safetensors or ``weights_only=True``.
     """
     spec = str(spec)
     size = parse_img_size(img_size)
-    source = _from_evaluate_loader(spec, arch) or _own_loader(spec, arch)
+    build_size = None if Path(spec).is_dir() else size
+    source = _from_evaluate_loader(spec, arch, build_size) or _own_loader(spec, arch, build_size)
     if size is not None:
         source.img_size = size
     return source

@@ -3,11 +3,11 @@
 The file holds exactly the state dict of ``timm.create_model(timm_name, num_classes=0, ...)``,
 so timm loads it strictly in three ways (all verified by :func:`verify_timm_export`)::
 
-    timm.create_model(NAME, pretrained=True, pretrained_cfg_overlay=dict(file=PATH), num_classes=0[, img_size=(H, W)])
-    timm.create_model(NAME, checkpoint_path=PATH, num_classes=0[, img_size=(H, W)])
-    timm.create_model("local-dir:DIR", pretrained=True)          # reads DIR/config.json + DIR/model.safetensors
+    timm.create_model(NAME, pretrained=True, pretrained_cfg_overlay=dict(file=PATH), num_classes=0, ...)
+    timm.create_model(NAME, checkpoint_path=PATH, num_classes=0, ...)
+    timm.create_model("local-dir:DIR", pretrained=True)  # DIR/config.json + DIR/model.safetensors
 
-``img_size`` is passed for ViTs only (their position embeddings are defined on the run's H x W
+``img_size=HW`` (``(H, W)``) is passed for ViTs only (their position embeddings are defined on the run's H x W
 grid). StarNet / TinyViT: saip runs them at output stride 16 (``saip.backbones.make_stride16``
 sets the last downsampling stride to 1; every weight is unchanged). timm's default model loads
 the same weights but computes the stride-32 variant; call ``make_stride16(model, NAME)`` on it to
@@ -47,7 +47,9 @@ class TimmExport:
 
     def load_commands(self) -> list[str]:
         """Python snippets that load the export with timm (printed by ``saip export``)."""
-        extra = "".join(f", {k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in self.timm_kwargs.items())
+        extra = "".join(
+            f", {k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in self.timm_kwargs.items()
+        )
         name, path = self.timm_name, str(self.weights)
         lines = [
             "import timm",
@@ -74,17 +76,31 @@ def _timm_config(source: ExportSource, kwargs: dict) -> dict:
     backbone = source.backbone
     h, w = backbone.img_size if source.is_vit else source.img_size
     pretrained_cfg = {
-        "input_size": [3, h, w], "mean": list(source.mean), "std": list(source.std),
-        "interpolation": "bicubic", "crop_pct": 1.0, "crop_mode": "center", "num_classes": 0,
-        "fixed_input_size": bool(source.is_vit), "tag": "saip",
+        "input_size": [3, h, w],
+        "mean": list(source.mean),
+        "std": list(source.std),
+        "interpolation": "bicubic",
+        "crop_pct": 1.0,
+        "crop_mode": "center",
+        "num_classes": 0,
+        "fixed_input_size": bool(source.is_vit),
+        "tag": "saip",
     }
     config = {
-        "architecture": source.timm_name, "num_classes": 0, "num_features": backbone.embed_dim,
+        "architecture": source.timm_name,
+        "num_classes": 0,
+        "num_features": backbone.embed_dim,
         "global_pool": "token" if source.is_vit else "avg",
-        "img_size": [h, w], "mean": list(source.mean), "std": list(source.std),
+        "img_size": [h, w],
+        "mean": list(source.mean),
+        "std": list(source.std),
         "pretrained_cfg": pretrained_cfg,
-        "saip": {"alias": source.alias, "stride": 16, "needs_make_stride16": _needs_stride16(source),
-                 "origin": source.origin},
+        "saip": {
+            "alias": source.alias,
+            "stride": 16,
+            "needs_make_stride16": _needs_stride16(source),
+            "origin": source.origin,
+        },
     }
     if kwargs:
         config["model_args"] = kwargs
@@ -102,12 +118,19 @@ def export_timm(source: ExportSource, out_dir: str | Path) -> TimmExport:
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in source.backbone.model.state_dict().items()}
     weights = out_dir / WEIGHTS_NAME
-    save_file(state, str(weights), metadata={"format": "pt", "timm_name": source.timm_name, "producer": "saip"})
+    save_file(
+        state, str(weights), metadata={"format": "pt", "timm_name": source.timm_name, "producer": "saip"}
+    )
     kwargs = timm_kwargs_for(source)
     config = out_dir / CONFIG_NAME
     config.write_text(json.dumps(_timm_config(source, kwargs), indent=2) + "\n")
-    return TimmExport(weights=weights, config=config, timm_name=source.timm_name, timm_kwargs=kwargs,
-                      stride16_patch=_needs_stride16(source))
+    return TimmExport(
+        weights=weights,
+        config=config,
+        timm_name=source.timm_name,
+        timm_kwargs=kwargs,
+        stride16_patch=_needs_stride16(source),
+    )
 
 
 def load_timm_export(export: TimmExport, how: str = "pretrained_file") -> nn.Module:
@@ -118,10 +141,17 @@ def load_timm_export(export: TimmExport, how: str = "pretrained_file") -> nn.Mod
     """
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in export.timm_kwargs.items()}
     if how == "pretrained_file":
-        model = timm.create_model(export.timm_name, pretrained=True, num_classes=0,
-                                  pretrained_cfg_overlay=dict(file=str(export.weights)), **kwargs)
+        model = timm.create_model(
+            export.timm_name,
+            pretrained=True,
+            num_classes=0,
+            pretrained_cfg_overlay=dict(file=str(export.weights)),
+            **kwargs,
+        )
     elif how == "checkpoint_path":
-        model = timm.create_model(export.timm_name, checkpoint_path=str(export.weights), num_classes=0, **kwargs)
+        model = timm.create_model(
+            export.timm_name, checkpoint_path=str(export.weights), num_classes=0, **kwargs
+        )
     elif how == "local_dir":
         model = timm.create_model(f"local-dir:{export.weights.parent}", pretrained=True)
     else:
@@ -145,7 +175,7 @@ class TimmFeatures(nn.Module):
             _, _, H, W = images.shape
             patch = self.model.patch_embed.patch_size
             h, w = H // patch[0], W // patch[1]
-            tokens = features[:, self.model.num_prefix_tokens:]
+            tokens = features[:, self.model.num_prefix_tokens :]
             features = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
         return image_token, features
 
@@ -160,5 +190,11 @@ def verify_timm_export(
     """Load the export with timm (``how``) and compare its features with saip's at batch 1 and 4."""
     model = TimmFeatures(load_timm_export(export, how))
     size = tuple(source.backbone.img_size) if source.is_vit else source.img_size
-    return compare_outputs(FeatureModule(source.backbone), model, size, target=f"timm[{how}]",
-                           batches=batches, tolerance=tolerance)
+    return compare_outputs(
+        FeatureModule(source.backbone),
+        model,
+        size,
+        target=f"timm[{how}]",
+        batches=batches,
+        tolerance=tolerance,
+    )

@@ -46,5 +46,11 @@ def verify_torchscript_export(
 ) -> VerifyReport:
     """Reload the saved file with ``torch.jit.load`` and compare with the backbone at batch 1 and 4."""
     loaded = torch.jit.load(str(export.path), map_location="cpu").eval()
-    return compare_outputs(FeatureModule(source.backbone), loaded, export.img_size, target="torchscript",
-                           batches=batches, tolerance=tolerance)
+    return compare_outputs(
+        FeatureModule(source.backbone),
+        loaded,
+        export.img_size,
+        target="torchscript",
+        batches=batches,
+        tolerance=tolerance,
+    )

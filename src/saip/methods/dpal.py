@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from saip.backbones.output import BackboneOutput
 from saip.methods.base import MethodOutput, PretrainMethod, ScheduleValues
 from saip.objectives.dpade import EXPERT_NAMES, DPaDe, DPaDeOutput, routing_loss
 from saip.objectives.dpal_losses import (
@@ -39,7 +40,7 @@ from saip.objectives.dpal_losses import (
     relation_alignment_loss,
 )
 from saip.objectives.person_weight import SIGN_RULES, person_weights
-from saip.teachers import FrozenTeacher, LinearAdapter, TeacherOutput
+from saip.teachers import FrozenTeacher, LinearAdapter
 
 MODES = ("dpade", "feature")
 
@@ -160,7 +161,7 @@ class DPALMethod(PretrainMethod):
             self.patch_adapter = LinearAdapter(Ds, Dt)
 
     # ------------------------------------------------------------------------------------ helpers
-    def _teacher(self, batch, images: torch.Tensor, grid: tuple[int, int], view: str) -> TeacherOutput:
+    def _teacher(self, batch, images: torch.Tensor, grid: tuple[int, int], view: str) -> BackboneOutput:
         keys = None
         if self.teacher.cache is not None:
             keys = [(int(batch.epoch), int(i), view) for i in batch.index.tolist()]

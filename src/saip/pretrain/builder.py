@@ -62,13 +62,16 @@ def build_student(cfg: RunConfig):
 
 
 def build_frozen_expert(cfg: RunConfig, student):
-    """The frozen pretrained expert of SAIP*/DPAL (``expert.teacher``)."""
+    """The frozen pretrained expert of SAIP*/DPAL (``expert.teacher``), fed the student's normalised views."""
     from saip.teachers import build_teacher
 
+    views = build_view_config(cfg)
     return build_teacher(
         cfg.expert.teacher,
         student_stride=student.stride,
         img_size=tuple(cfg.expert.teacher_img_size or cfg.model.img_size),
+        input_mean=views.mean,
+        input_std=views.std,
     )
 
 

@@ -26,5 +26,5 @@ def probe_run(cfg: RunConfig, run_dir: Path, device: torch.device) -> dict:
     verdict = probe_verdict(result)
     if verdict:
         log.warning(verdict)
-        print(f"WARNING: {verdict}")
+        print(verdict)
     return result

@@ -2,7 +2,7 @@
 
 from saip.teachers.adapter import LinearAdapter
 from saip.teachers.cache import TeacherFeatureCache
-from saip.teachers.frozen import FrozenTeacher, TeacherOutput
+from saip.teachers.frozen import FrozenTeacher
 from saip.teachers.loading import (
     BUILTIN_TEACHERS,
     EFFICIENTNET_LITE0_IMAGENET,
@@ -21,7 +21,6 @@ __all__ = [
     "LinearAdapter",
     "TeacherFeatureCache",
     "TeacherInfo",
-    "TeacherOutput",
     "build_teacher",
     "build_teacher_backbone",
     "create_efficientnet_lite0_imagenet_classifier",

@@ -15,28 +15,13 @@ is resized bilinearly.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from saip.backbones.output import BackboneOutput
 from saip.teachers.cache import TeacherFeatureCache
-
-
-@dataclass
-class TeacherOutput:
-    """Targets of one batch: ``image_token (B, Dt)``, ``patch_tokens (B, h*w, Dt)`` on ``grid_size``."""
-
-    image_token: torch.Tensor
-    patch_tokens: torch.Tensor
-    grid_size: tuple[int, int]
-
-    @property
-    def patch_grid(self) -> torch.Tensor:
-        """Patch tokens as a feature map ``(B, Dt, h, w)`` (same as ``BackboneOutput.patch_grid``)."""
-        b, _, d = self.patch_tokens.shape
-        return self.patch_tokens.transpose(1, 2).reshape(b, d, *self.grid_size)
 
 
 def _as_buffer(values: Sequence[float], name: str) -> torch.Tensor:
@@ -113,8 +98,12 @@ class FrozenTeacher(nn.Module):
         images: torch.Tensor,
         grid_size: tuple[int, int] | None = None,
         keys: Sequence[Hashable] | None = None,
-    ) -> TeacherOutput:
+    ) -> BackboneOutput:
         """Targets for ``images`` ``(B, 3, H, W)`` (normalised like the student's input).
+
+        Returns a :class:`BackboneOutput` (float32 ``image_token (B, Dt)``, ``patch_tokens
+        (B, h*w, Dt)`` on ``grid_size``), so a frozen teacher can stand wherever a saip backbone's
+        output is expected (e.g. the SAIP* expert).
 
         Args:
             grid_size: patch grid to return the tokens on; default the student's ``(H/s, W/s)``.
@@ -131,7 +120,7 @@ class FrozenTeacher(nn.Module):
         )
         if self.cache is None or keys is None:
             image_token, tokens = self._encode(images, grid)
-            return TeacherOutput(image_token.float(), tokens.float(), grid)
+            return BackboneOutput(image_token.float(), tokens.float(), grid)
         if len(keys) != images.shape[0]:
             raise ValueError(f"got {len(keys)} cache keys for {images.shape[0]} images")
         cached = [self.cache.get(key, grid) for key in keys]
@@ -142,4 +131,4 @@ class FrozenTeacher(nn.Module):
                 entry = (image_token[j].float(), tokens[j].float())
                 self.cache.put(keys[i], entry[0], entry[1], grid)
                 cached[i] = entry
-        return TeacherOutput(torch.stack([c[0] for c in cached]), torch.stack([c[1] for c in cached]), grid)
+        return BackboneOutput(torch.stack([c[0] for c in cached]), torch.stack([c[1] for c in cached]), grid)

@@ -96,4 +96,7 @@ def load_attribute_table(path: Path) -> AttributeDataset:
     train, val, test = split("train"), split("val"), split("test")
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"{table}: needs 'train' and 'test' rows (got {len(train)} train, {len(test)} test)")
-    return AttributeDataset(table.parent.name, attributes, train, val, test)
+    name = table.parent.name
+    if Path(path).is_dir() and table.parent != Path(path):  # a saip data root: name it after the root
+        name = Path(path).name
+    return AttributeDataset(name, attributes, train, val, test)

@@ -109,6 +109,7 @@ def find_reid_root(path: Path) -> Path:
 def load_reid_dataset(path: Path) -> ReidDataset:
     """Read a Market-1501 or MSMT17 folder (or a saip data root with a ``reid/`` subfolder)."""
     root = find_reid_root(path)
+    name = root.name if root == Path(path) else Path(path).name
     if (root / "list_query.txt").is_file():
         train = _read_msmt_list(root, "list_train.txt", "train")
         if (root / "list_val.txt").is_file():  # MSMT17 trains on train + val
@@ -119,13 +120,13 @@ def load_reid_dataset(path: Path) -> ReidDataset:
                 np.concatenate([train.camids, val.camids]),
             )
         return ReidDataset(
-            root.name,
+            name,
             train,
             _read_msmt_list(root, "list_query.txt", "test"),
             _read_msmt_list(root, "list_gallery.txt", "test"),
         )
     train, query, gallery = (read_market_split(root / d) for d in MARKET_DIRS)
-    return ReidDataset(root.name, train, query, gallery)
+    return ReidDataset(name, train, query, gallery)
 
 
 def relabel(pids: np.ndarray) -> tuple[np.ndarray, int]:

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from saip.synth.skeleton import COCO_SKELETON, KEYPOINT_NAMES
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:
     """Compressed COCO RLE of a boolean (H, W) mask, JSON-ready."""
+    from pycocotools import mask as mask_utils  # imported here: only the writer needs it
+
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
     return rle

@@ -1,0 +1,65 @@
+"""``saip pretrain`` end to end in a temporary folder, and ``--help`` on every command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from saip.cli import app
+from tests.pretrain_helpers import TINY_OVERRIDES, write_images
+
+runner = CliRunner()
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("pretrain", "data", "eval"):
+        assert command in result.output
+
+
+def _all_commands(group, prefix=()):
+    import typer.main
+
+    click_group = typer.main.get_command(group)
+    stack = [(click_group, list(prefix))]
+    while stack:
+        command, path = stack.pop()
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            stack.append((sub, [*path, name]))
+
+
+@pytest.mark.parametrize("path", list(_all_commands(app)), ids=lambda p: " ".join(p) or "saip")
+def test_every_command_has_help(path):
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+
+
+def test_pretrain_cli_writes_run_folder(tmp_path):
+    images = write_images(tmp_path / "images")
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app, ["pretrain", "--data", str(images), "--out", str(out), "--no-probe", *TINY_OVERRIDES, "train.max_steps=2"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("config.yaml", "backbone.safetensors", "backbone.json", "checkpoints/last.pt"):
+        assert (out / name).is_file(), name
+    assert len((out / "logs" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert json.loads((out / "backbone.json").read_text())["alias"] == "vit_tiny"
+    again = runner.invoke(app, ["pretrain", "--data", str(images), "--out", str(out), *TINY_OVERRIDES])
+    assert again.exit_code == 2 and "--resume" in again.output
+
+
+def test_pretrain_cli_bad_option_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["pretrain", "--out", str(tmp_path / "r"), "train.batch_size=zero"])
+    assert result.exit_code == 2
+    assert "train.batch_size" in result.output
+
+
+def test_pretrain_cli_missing_data_folder(tmp_path):
+    result = runner.invoke(app, ["pretrain", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0
+    assert "missing" in (result.output + str(result.exception))
