@@ -32,8 +32,12 @@ PRESETS = {"saip": [], "csm_only": ["objectives.csr_weight=0", "objectives.css_w
 
 
 def measure(backbone: str, preset: str, args) -> dict:
-    overrides = [f"model.backbone={backbone}", f"train.batch_size={args.batch}", "probe.enabled=false",
-                 *PRESETS[preset]]
+    overrides = [
+        f"model.backbone={backbone}",
+        f"train.batch_size={args.batch}",
+        "probe.enabled=false",
+        *PRESETS[preset],
+    ]
     cfg = load_config(args.recipe, overrides)
     views = build_view_config(cfg)
     dataset = ViewDataset(build_source(cfg), views, seed=0)
@@ -64,11 +68,20 @@ def measure(backbone: str, preset: str, args) -> dict:
     if device.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     trainable = sum(p.numel() for p in method.parameters() if p.requires_grad)
-    return {"backbone": backbone, "preset": preset, "images_per_s": args.batch * args.steps / elapsed,
-            "step_ms": 1000 * elapsed / args.steps, "peak_mem_mib": peak, "trainable_params_m": trainable / 1e6}
+    return {
+        "backbone": backbone,
+        "preset": preset,
+        "images_per_s": args.batch * args.steps / elapsed,
+        "step_ms": 1000 * elapsed / args.steps,
+        "peak_mem_mib": peak,
+        "trainable_params_m": trainable / 1e6,
+    }
 
 
 def main() -> None:
@@ -83,8 +96,11 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    machine = (torch.cuda.get_device_name() if args.device.startswith("cuda") else
-               f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    machine = (
+        torch.cuda.get_device_name()
+        if args.device.startswith("cuda")
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
     rows = []
     for backbone in args.backbones.split(","):
         for preset in PRESETS:
@@ -92,15 +108,23 @@ def main() -> None:
                 torch.manual_seed(0)
             rows.append(measure(backbone, preset, args))
             r = rows[-1]
-            print(f"{r['backbone']:12s} {r['preset']:9s} {r['images_per_s']:9.1f} img/s  {r['step_ms']:8.1f} ms/step  "
-                  f"peak {r['peak_mem_mib']:8.0f} MiB  trainable {r['trainable_params_m']:.1f}M", flush=True)
+            print(
+                f"{r['backbone']:12s} {r['preset']:9s} {r['images_per_s']:9.1f} img/s  {r['step_ms']:8.1f} ms/step  "
+                f"peak {r['peak_mem_mib']:8.0f} MiB  trainable {r['trainable_params_m']:.1f}M",
+                flush=True,
+            )
     for backbone in args.backbones.split(","):
         full = next(r for r in rows if r["backbone"] == backbone and r["preset"] == "saip")
         dino = next(r for r in rows if r["backbone"] == backbone and r["preset"] == "csm_only")
-        print(f"{backbone}: SAIP step costs {dino['images_per_s'] / full['images_per_s']:.2f}x the CSM-only step")
+        print(
+            f"{backbone}: SAIP step costs {dino['images_per_s'] / full['images_per_s']:.2f}x the CSM-only step"
+        )
     result = {"machine": machine, "torch": torch.__version__, "args": vars(args), "rows": rows}
-    out = Path(args.out or f"benchmarks/results/throughput-{args.device.split(':')[0]}"
-               f"{'-compile' if args.compile else ''}.json")
+    out = Path(
+        args.out
+        or f"benchmarks/results/throughput-{args.device.split(':')[0]}"
+        f"{'-compile' if args.compile else ''}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

@@ -42,7 +42,17 @@ def test_pretrain_cli_writes_run_folder(tmp_path):
     images = write_images(tmp_path / "images")
     out = tmp_path / "run"
     result = runner.invoke(
-        app, ["pretrain", "--data", str(images), "--out", str(out), "--no-probe", *TINY_OVERRIDES, "train.max_steps=2"]
+        app,
+        [
+            "pretrain",
+            "--data",
+            str(images),
+            "--out",
+            str(out),
+            "--no-probe",
+            *TINY_OVERRIDES,
+            "train.max_steps=2",
+        ],
     )
     assert result.exit_code == 0, result.output
     for name in ("config.yaml", "backbone.safetensors", "backbone.json", "checkpoints/last.pt"):
@@ -60,6 +70,8 @@ def test_pretrain_cli_bad_option_is_a_clear_error(tmp_path):
 
 
 def test_pretrain_cli_missing_data_folder(tmp_path):
-    result = runner.invoke(app, ["pretrain", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        app, ["pretrain", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code != 0
     assert "missing" in (result.output + str(result.exception))

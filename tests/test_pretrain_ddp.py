@@ -18,8 +18,9 @@ from saip.pretrain.builder import build_method, build_source, build_view_config
 from tests.pretrain_helpers import tiny_config
 
 pytestmark = pytest.mark.ddp
-SCHEDULE = ScheduleValues(step=0, total_steps=10, lr=1e-3, weight_decay=0.05, momentum=0.996,
-                          teacher_temp=0.04, progress=0.0)
+SCHEDULE = ScheduleValues(
+    step=0, total_steps=10, lr=1e-3, weight_decay=0.05, momentum=0.996, teacher_temp=0.04, progress=0.0
+)
 
 
 def _joint_batch(cfg):

@@ -25,7 +25,13 @@ def _losses(run_dir):
 def test_run_folder_contents(tmp_path):
     cfg = tiny_config(tmp_path, "train.max_steps=3")
     run = pretrain(cfg, progress=False)
-    for name in ("config.yaml", "backbone.safetensors", "backbone.json", "checkpoints/last.pt", "logs/metrics.jsonl"):
+    for name in (
+        "config.yaml",
+        "backbone.safetensors",
+        "backbone.json",
+        "checkpoints/last.pt",
+        "logs/metrics.jsonl",
+    ):
         assert (run / name).is_file(), name
     info = json.loads((run / "backbone.json").read_text())
     assert info["timm_name"] == "vit_tiny_patch16_224" and info["img_size"] == [64, 32]
@@ -82,8 +88,13 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 @pytest.mark.parametrize("weights", [("1", "0", "0"), ("0", "1", "0"), ("0", "0", "1")])
 def test_each_objective_alone_runs_without_building_the_others(tmp_path, weights):
     csm, csr, css = weights
-    cfg = tiny_config(tmp_path, "train.max_steps=1", f"objectives.csm_weight={csm}",
-                      f"objectives.csr_weight={csr}", f"objectives.css_weight={css}")
+    cfg = tiny_config(
+        tmp_path,
+        "train.max_steps=1",
+        f"objectives.csm_weight={csm}",
+        f"objectives.csr_weight={csr}",
+        f"objectives.css_weight={css}",
+    )
     trainer = Trainer(cfg, progress=False)
     modules = dict(trainer.method.named_children())
     assert ("csm_head" in modules) == (csm == "1")
@@ -144,8 +155,9 @@ def test_no_weight_decay_on_norms_biases_and_position_embeddings():
 
 def test_loss_decreases_on_a_fixed_batch(tmp_path):
     """All three objectives together learn a fixed tiny dataset (loss after 40 steps < start)."""
-    cfg = tiny_config(tmp_path, "train.max_steps=40", "train.base_lr=0.01", "train.warmup_fraction=0.0",
-                      "train.log_every=5")
+    cfg = tiny_config(
+        tmp_path, "train.max_steps=40", "train.base_lr=0.01", "train.warmup_fraction=0.0", "train.log_every=5"
+    )
     run = pretrain(cfg, progress=False)
     losses = [loss for _, loss in _losses(run)]
     assert losses[-1] < losses[0]

@@ -1,0 +1,167 @@
+"""Small-scale reproduction of the paper's Table IV: which objectives make the backbone transfer?
+
+For every configuration (random init, each SAIP objective alone, the pairs, all three, SAIP* and DPAL
+with the offline EfficientNet-Lite0 teacher) and seed: pretrain ViT-Tiny for the same number of
+optimizer steps on the same synthetic persons (equal images seen; FLOPs differ by objective), run the
+built-in probe (kNN ReID mAP / linear attribute mA on held-out identities) and optionally
+``saip eval all --budget quick``. Writes a Markdown table + JSON under ``benchmarks/results/``.
+
+    python benchmarks/ablation.py --steps 600 --seeds 0,1 --device cuda --parallel 4 --eval
+    python benchmarks/ablation.py --steps 20 --seeds 0 --device cpu --configs random,csm   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name -> overrides on top of the shared recipe below (weights: CSM, CSR, CSS)
+CONFIGS: dict[str, list[str]] = {
+    "random": [],
+    "csm": ["objectives.csm_weight=1", "objectives.csr_weight=0", "objectives.css_weight=0"],
+    "csr": ["objectives.csm_weight=0", "objectives.csr_weight=1", "objectives.css_weight=0"],
+    "css": ["objectives.csm_weight=0", "objectives.csr_weight=0", "objectives.css_weight=1"],
+    "csm+csr": ["objectives.csm_weight=1", "objectives.csr_weight=1", "objectives.css_weight=0"],
+    "csm+css": ["objectives.csm_weight=1", "objectives.csr_weight=0", "objectives.css_weight=1"],
+    "csr+css": ["objectives.csm_weight=0", "objectives.csr_weight=1", "objectives.css_weight=1"],
+    "all": ["objectives.csm_weight=1", "objectives.csr_weight=1", "objectives.css_weight=1"],
+    "saip_star": ["method=saip_star", "expert.kind=frozen", "expert.teacher=efficientnet_lite0_imagenet"],
+    "dpal": ["method=dpal", "expert.kind=frozen", "expert.teacher=efficientnet_lite0_imagenet"],
+}
+
+# Shared recipe: ViT-Tiny at 128x64 (person crops at half the paper's resolution), multi-crop,
+# 4096 prototypes; the same for every configuration.
+SHARED = [
+    "model.backbone=vit_tiny", "model.img_size=[128,64]",
+    'data.views={"global_size": [128, 64], "local_size": [64, 32], "n_local": 4, "n_scaled": 2, '
+    '"canvas_size": [128, 128]}',
+    "data.synthetic_identities=1000", "data.synthetic_images_per_id=8",
+    "objectives.csm_out_dim=4096", "objectives.csr_depth=4", "objectives.csr_dim=192",
+    "objectives.css_hidden_dim=192", "objectives.teacher_temp_warmup_fraction=0.2",
+    "objectives.teacher_temp_start=0.04", "objectives.teacher_temp=0.07",
+    "train.warmup_fraction=0.1", "train.log_every=50", "train.checkpoint_every=100000",
+]
+
+
+def run(cmd: list[str], log: Path) -> int:
+    with open(log, "w") as handle:
+        return subprocess.call(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def job(name: str, seed: int, args, out: Path) -> dict:
+    run_dir = out / f"{name}-s{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saip = [sys.executable, "-m", "saip.cli"]
+    start = time.time()
+    record: dict = {"config": name, "seed": seed}
+    if name == "random":
+        spec = "random:vit_tiny"
+    else:
+        cmd = [*saip, "pretrain", "--config", "cpu_demo", "--out", str(run_dir / "run"), "--overwrite",
+               *SHARED, *CONFIGS[name], f"train.max_steps={args.steps}", f"train.batch_size={args.batch}",
+               f"train.base_lr={args.base_lr}", f"train.seed={seed}", f"train.device={args.device}",
+               f"data.num_workers={args.workers}", "probe.enabled=true"]
+        rc = run(cmd, run_dir / "pretrain.log")
+        record["pretrain_rc"] = rc
+        probe_file = run_dir / "run" / "probe.json"
+        if rc != 0 or not probe_file.exists():
+            record["error"] = f"pretrain failed (see {run_dir / 'pretrain.log'})"
+            return record
+        probe = json.loads(probe_file.read_text())
+        record["probe"] = probe["trained"]
+        record["probe_random"] = probe["random_init"]
+        spec = str(run_dir / "run")
+    record["pretrain_s"] = time.time() - start
+    if name == "random":
+        record["probe"] = None  # filled from the random_init column of the other runs
+    if args.eval:
+        rc = run([*saip, "eval", "all", "--backbone", spec, "--budget", "quick", "--out", str(run_dir / "eval"),
+                  "--seed", str(seed), "--device", args.device], run_dir / "eval.log")
+        results = run_dir / "eval" / "results.json"
+        record["eval"] = json.loads(results.read_text()) if results.exists() else {"error": rc}
+    return record
+
+
+def flat_metrics(record: dict) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for key, value in (record.get("probe") or {}).items():
+        metrics[f"probe/{key}"] = value
+    for task, values in (record.get("eval") or {}).get("tasks", {}).items():
+        for key, value in (values.get("metrics") or {}).items():
+            if isinstance(value, int | float) and key != "seconds":
+                metrics[f"{task}/{key}"] = value
+    return metrics
+
+
+def table(records: list[dict]) -> str:
+    by_config: dict[str, list[dict[str, float]]] = {}
+    randoms = [r["probe_random"] for r in records if r.get("probe_random")]
+    for r in records:
+        m = flat_metrics(r)
+        if r["config"] == "random" and randoms:
+            m.update({f"probe/{k}": v for k, v in randoms[0].items()})
+        by_config.setdefault(r["config"], []).append(m)
+    columns = sorted({k for ms in by_config.values() for m in ms for k in m})
+    lines = ["| config | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for name in CONFIGS:
+        if name not in by_config:
+            continue
+        cells = []
+        for col in columns:
+            values = [m[col] for m in by_config[name] if col in m]
+            if not values:
+                cells.append("")
+            elif len(values) == 1:
+                cells.append(f"{values[0]:.1f}")
+            else:
+                cells.append(f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--base-lr", type=float, default=2e-3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--eval", action="store_true", help="also run saip eval all --budget quick")
+    parser.add_argument("--out", default="runs/ablation")
+    parser.add_argument("--tag", default=None)
+    args = parser.parse_args()
+    names = [n for n in args.configs.split(",") if n]
+    unknown = sorted(set(names) - set(CONFIGS))
+    if unknown:
+        parser.error(f"--configs: unknown {unknown}; known: {list(CONFIGS)}")
+    out = Path(args.out)
+    jobs = [(n, int(s)) for s in args.seeds.split(",") for n in names]
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    start = time.time()
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        records = list(pool.map(lambda j: job(j[0], j[1], args, out), jobs))
+    text = (f"Ablation: ViT-Tiny 128x64, {args.steps} steps x batch {args.batch} per config, "
+            f"seeds {args.seeds}, device {args.device}, {time.time() - start:.0f} s in all.\n\n{table(records)}\n")
+    print(text)
+    tag = args.tag or f"{args.device}-{args.steps}steps"
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"ablation-{tag}.md").write_text(text)
+    (results / f"ablation-{tag}.json").write_text(json.dumps({"args": vars(args), "records": records}, indent=2))
+    print(f"wrote {results / f'ablation-{tag}.md'}")
+
+
+if __name__ == "__main__":
+    main()
