@@ -41,14 +41,24 @@ CONFIGS: dict[str, list[str]] = {
 # Shared recipe: ViT-Tiny at 128x64 (person crops at half the paper's resolution), multi-crop,
 # 4096 prototypes; the same for every configuration.
 SHARED = [
-    "model.backbone=vit_tiny", "model.img_size=[128,64]",
+    "method=saip",
+    "expert.kind=ema",
+    "model.backbone=vit_tiny",
+    "model.img_size=[128,64]",
     'data.views={"global_size": [128, 64], "local_size": [64, 32], "n_local": 4, "n_scaled": 2, '
     '"canvas_size": [128, 128]}',
-    "data.synthetic_identities=1000", "data.synthetic_images_per_id=8",
-    "objectives.csm_out_dim=4096", "objectives.csr_depth=4", "objectives.csr_dim=192",
-    "objectives.css_hidden_dim=192", "objectives.teacher_temp_warmup_fraction=0.2",
-    "objectives.teacher_temp_start=0.04", "objectives.teacher_temp=0.07",
-    "train.warmup_fraction=0.1", "train.log_every=50", "train.checkpoint_every=100000",
+    "data.synthetic_identities=1000",
+    "data.synthetic_images_per_id=8",
+    "objectives.csm_out_dim=4096",
+    "objectives.csr_depth=4",
+    "objectives.csr_dim=192",
+    "objectives.css_hidden_dim=192",
+    "objectives.teacher_temp_warmup_fraction=0.2",
+    "objectives.teacher_temp_start=0.04",
+    "objectives.teacher_temp=0.07",
+    "train.warmup_fraction=0.1",
+    "train.log_every=50",
+    "train.checkpoint_every=100000",
 ]
 
 
@@ -66,10 +76,24 @@ def job(name: str, seed: int, args, out: Path) -> dict:
     if name == "random":
         spec = "random:vit_tiny"
     else:
-        cmd = [*saip, "pretrain", "--config", "cpu_demo", "--out", str(run_dir / "run"), "--overwrite",
-               *SHARED, *CONFIGS[name], f"train.max_steps={args.steps}", f"train.batch_size={args.batch}",
-               f"train.base_lr={args.base_lr}", f"train.seed={seed}", f"train.device={args.device}",
-               f"data.num_workers={args.workers}", "probe.enabled=true"]
+        cmd = [
+            *saip,
+            "pretrain",
+            "--config",
+            "cpu_demo",
+            "--out",
+            str(run_dir / "run"),
+            "--overwrite",
+            *SHARED,
+            *CONFIGS[name],
+            f"train.max_steps={args.steps}",
+            f"train.batch_size={args.batch}",
+            f"train.base_lr={args.base_lr}",
+            f"train.seed={seed}",
+            f"train.device={args.device}",
+            f"data.num_workers={args.workers}",
+            "probe.enabled=true",
+        ]
         rc = run(cmd, run_dir / "pretrain.log")
         record["pretrain_rc"] = rc
         probe_file = run_dir / "run" / "probe.json"
@@ -84,8 +108,24 @@ def job(name: str, seed: int, args, out: Path) -> dict:
     if name == "random":
         record["probe"] = None  # filled from the random_init column of the other runs
     if args.eval:
-        rc = run([*saip, "eval", "all", "--backbone", spec, "--budget", "quick", "--out", str(run_dir / "eval"),
-                  "--seed", str(seed), "--device", args.device], run_dir / "eval.log")
+        rc = run(
+            [
+                *saip,
+                "eval",
+                "all",
+                "--backbone",
+                spec,
+                "--budget",
+                "quick",
+                "--out",
+                str(run_dir / "eval"),
+                "--seed",
+                str(seed),
+                "--device",
+                args.device,
+            ],
+            run_dir / "eval.log",
+        )
         results = run_dir / "eval" / "results.json"
         record["eval"] = json.loads(results.read_text()) if results.exists() else {"error": rc}
     return record
@@ -141,6 +181,9 @@ def main() -> None:
     parser.add_argument("--eval", action="store_true", help="also run saip eval all --budget quick")
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--tag", default=None)
+    parser.add_argument(
+        "--results", default=str(ROOT / "benchmarks" / "results"), help="folder for the table"
+    )
     args = parser.parse_args()
     names = [n for n in args.configs.split(",") if n]
     unknown = sorted(set(names) - set(CONFIGS))
@@ -150,17 +193,32 @@ def main() -> None:
     jobs = [(n, int(s)) for s in args.seeds.split(",") for n in names]
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     start = time.time()
-    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        records = list(pool.map(lambda j: job(j[0], j[1], args, out), jobs))
-    text = (f"Ablation: ViT-Tiny 128x64, {args.steps} steps x batch {args.batch} per config, "
-            f"seeds {args.seeds}, device {args.device}, {time.time() - start:.0f} s in all.\n\n{table(records)}\n")
-    print(text)
     tag = args.tag or f"{args.device}-{args.steps}steps"
-    results = ROOT / "benchmarks" / "results"
+    results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
-    (results / f"ablation-{tag}.md").write_text(text)
-    (results / f"ablation-{tag}.json").write_text(json.dumps({"args": vars(args), "records": records}, indent=2))
-    print(f"wrote {results / f'ablation-{tag}.md'}")
+    records: list[dict] = []
+
+    def finished(record: dict) -> None:  # rewrite the table after every job: partial results survive
+        records.append(record)
+        text = (
+            f"Ablation: ViT-Tiny 128x64, {args.steps} steps x batch {args.batch} per config, "
+            f"seeds {args.seeds}, device {args.device}, {time.time() - start:.0f} s so far, "
+            f"{len(records)}/{len(jobs)} runs.\n\n{table(records)}\n"
+        )
+        (results / f"ablation-{tag}.md").write_text(text)
+        (results / f"ablation-{tag}.json").write_text(
+            json.dumps({"args": vars(args), "records": records}, indent=2)
+        )
+        print(
+            f"[{time.time() - start:.0f}s] {record['config']} seed {record['seed']}: "
+            f"{record.get('probe') or record.get('error', '')}",
+            flush=True,
+        )
+
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        for job_args in jobs:
+            pool.submit(job, *job_args, args, out).add_done_callback(lambda f: finished(f.result()))
+    print((results / f"ablation-{tag}.md").read_text())
 
 
 if __name__ == "__main__":

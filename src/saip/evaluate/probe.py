@@ -176,7 +176,7 @@ def run_probe(
     if random_backbone is None:
         random_backbone, _ = random_counterpart(info, seed)
     was_training = backbone.training
-    trained = score_backbone(backbone, info, data, device, seed=seed)
+    trained = score_backbone(backbone.to(device), info, data, device, seed=seed)
     baseline = score_backbone(random_backbone.to(device), info, data, device, seed=seed)
     backbone.train(was_training)
     return {
