@@ -150,6 +150,8 @@ def table(records: list[dict]) -> str:
         if r["config"] == "random" and randoms:
             m.update({f"probe/{k}": v for k, v in randoms[0].items()})
         by_config.setdefault(r["config"], []).append(m)
+    if "random" not in by_config and randoms:  # every probe also scores a seeded random init
+        by_config["random"] = [{f"probe/{k}": v for k, v in randoms[0].items()}]
     columns = sorted({k for ms in by_config.values() for m in ms for k in m})
     lines = ["| config | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for name in CONFIGS:

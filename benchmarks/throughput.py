@@ -109,7 +109,8 @@ def main() -> None:
             rows.append(measure(backbone, preset, args))
             r = rows[-1]
             print(
-                f"{r['backbone']:12s} {r['preset']:9s} {r['images_per_s']:9.1f} img/s  {r['step_ms']:8.1f} ms/step  "
+                f"{r['backbone']:12s} {r['preset']:9s} {r['images_per_s']:9.1f} img/s  "
+                f"{r['step_ms']:8.1f} ms/step  "
                 f"peak {r['peak_mem_mib']:8.0f} MiB  trainable {r['trainable_params_m']:.1f}M",
                 flush=True,
             )
@@ -117,7 +118,8 @@ def main() -> None:
         full = next(r for r in rows if r["backbone"] == backbone and r["preset"] == "saip")
         dino = next(r for r in rows if r["backbone"] == backbone and r["preset"] == "csm_only")
         print(
-            f"{backbone}: SAIP step costs {dino['images_per_s'] / full['images_per_s']:.2f}x the CSM-only step"
+            f"{backbone}: SAIP step costs {dino['images_per_s'] / full['images_per_s']:.2f}x "
+            "the CSM-only step"
         )
     result = {"machine": machine, "torch": torch.__version__, "args": vars(args), "rows": rows}
     out = Path(

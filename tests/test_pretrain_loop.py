@@ -161,3 +161,16 @@ def test_loss_decreases_on_a_fixed_batch(tmp_path):
     run = pretrain(cfg, progress=False)
     losses = [loss for _, loss in _losses(run)]
     assert losses[-1] < losses[0]
+
+
+def test_probe_every_n_steps_logs_probe_scalars(tmp_path):
+    cfg = tiny_config(tmp_path, "train.max_steps=3", "probe.enabled=true", "probe.every=2")
+    trainer = Trainer(cfg, progress=False)
+    trainer.train()
+    records = [
+        json.loads(line) for line in (trainer.run_dir / "logs" / "metrics.jsonl").read_text().splitlines()
+    ]
+    probed = [r for r in records if "probe/reid_mAP" in r]
+    assert [r["step"] for r in probed] == [2]
+    assert {"probe/attr_mA", "probe/margin_reid_mAP"} <= set(probed[0])
+    assert trainer.method.student.training  # back in training mode after the probe

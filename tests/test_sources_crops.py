@@ -161,10 +161,11 @@ def test_cli_from_boxes_odgt_default_images_folder(tmp_path: Path) -> None:
     assert (out / "273271_c9db" / "273271_c9db_i0.jpg").is_file()
 
 
+@pytest.mark.skipif(
+    not (REAL / "coco" / "test_coco.json").is_file(), reason=f"real COCO fixture not found under {REAL}"
+)
 def test_cli_from_boxes_real_coco(tmp_path: Path) -> None:
     annotations = REAL / "coco" / "test_coco.json"
-    if not annotations.is_file():
-        pytest.skip(f"real COCO fixture not found at {annotations}")
     out = tmp_path / "coco_crops"
     result = CliRunner().invoke(
         saip.cli.app, ["data", "from-boxes", "--annotations", str(annotations), "--out", str(out)]

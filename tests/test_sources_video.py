@@ -185,9 +185,10 @@ def test_hog_detector_or_clear_error() -> None:
         create_detector("yolo")
 
 
+@pytest.mark.skipif(
+    not VTEST.is_file(), reason=f"{VTEST} not found (Debian package opencv-doc is not installed)"
+)
 def test_real_video_vtest(tmp_path: Path) -> None:
-    if not VTEST.is_file():
-        pytest.skip(f"{VTEST} not found (Debian package opencv-doc is not installed)")
     summary = extract_video_crops(
         [VTEST], tmp_path, create_detector("auto"), VideoCropConfig(every=2, max_frames=120, min_height=48)
     )

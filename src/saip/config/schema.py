@@ -111,7 +111,6 @@ class ProbeConfig:
     enabled: bool = True
     data: str | None = None  # Market-style folder; None = held-out synthetic identities
     every: int = 0  # optimizer steps between probes during training (0 = only at the end)
-    max_seconds: float = 120.0
 
 
 @dataclass

@@ -2,22 +2,17 @@
 
 Run folder contract (design.md, written by ``saip pretrain``): ``RUN/backbone.json`` =
 ``{"timm_name", "alias", "img_size": [H, W], "embed_dim", "stride", "mean", "std"}`` and
-``RUN/backbone.safetensors`` with exactly timm's keys. When the evaluation package's
-``saip.evaluate.backbone_loader.load_backbone`` is installed it is used, so that export and
-evaluation read runs the same way; otherwise the same contract is read here.
+``RUN/backbone.safetensors`` with exactly timm's keys. Read with
+``saip.evaluate.backbone_loader.load_backbone``, so that export and evaluation read runs the same way.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from saip.backbones import Backbone, create_backbone
-from saip.backbones.registry import ALIASES, resolve_timm_name
-from saip.data.config import IMAGENET_MEAN, IMAGENET_STD
+from saip.backbones import Backbone
 
 
 @dataclass
@@ -55,18 +50,10 @@ def parse_img_size(text: str | Sequence[int] | None) -> tuple[int, int] | None:
     return size  # type: ignore[return-value]
 
 
-def _alias_of(timm_name: str) -> str:
-    return next((a for a, t in ALIASES.items() if t == timm_name), timm_name)
+def _load(spec: str, arch: str | None, size: tuple[int, int] | None) -> ExportSource:
+    from saip.evaluate.backbone_loader import load_backbone
 
-
-def _from_evaluate_loader(spec: str, arch: str | None, size: tuple[int, int] | None) -> ExportSource | None:
-    try:
-        module = importlib.import_module("saip.evaluate.backbone_loader")
-    except ModuleNotFoundError as error:
-        if error.name not in ("saip.evaluate", "saip.evaluate.backbone_loader"):
-            raise
-        return None
-    backbone, info = module.load_backbone(spec, arch=arch, img_size=size)
+    backbone, info = load_backbone(spec, arch=arch, img_size=size)
     return ExportSource(
         backbone=backbone.eval(),
         timm_name=info.timm_name,
@@ -74,54 +61,6 @@ def _from_evaluate_loader(spec: str, arch: str | None, size: tuple[int, int] | N
         img_size=tuple(info.img_size),
         mean=tuple(info.mean),
         std=tuple(info.std),
-        origin=spec,
-    )
-
-
-def _read_run_json(run: Path) -> dict:
-    path = run / "backbone.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run} is a folder but not a saip run: {path.name} is missing")
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    missing = [k for k in ("timm_name", "img_size") if k not in meta]
-    if missing:
-        raise ValueError(f"{path}: missing keys {missing}")
-    return meta
-
-
-def _own_loader(spec: str, arch: str | None, size: tuple[int, int] | None) -> ExportSource:
-    if spec.startswith("random:"):
-        name = spec.split(":", 1)[1] or (arch or "")
-        if not name:
-            raise ValueError("random:<arch> needs an architecture, e.g. random:vit_tiny")
-        backbone = create_backbone(name, img_size=size or (256, 128))
-        meta: dict = {"timm_name": backbone.timm_name, "img_size": list(backbone.img_size)}
-    else:
-        path = Path(spec)
-        if path.is_dir():
-            meta = _read_run_json(path)
-            weights = path / "backbone.safetensors"
-            if not weights.is_file():
-                raise FileNotFoundError(f"run folder {path}: {weights.name} is missing")
-            name = meta["timm_name"]
-        elif path.is_file():
-            if arch is None:
-                raise ValueError(f"{path} is a weights file: pass --arch (e.g. vit_tiny) to say what it is")
-            weights, name = path, arch
-            meta = {"timm_name": resolve_timm_name(arch), "img_size": list(size or (256, 128))}
-        else:
-            raise FileNotFoundError(f"no run folder or weights file at {spec!r}")
-        backbone = create_backbone(name, img_size=tuple(meta["img_size"]), weights=weights)
-    return ExportSource(
-        backbone=backbone.eval(),
-        timm_name=backbone.timm_name,
-        alias=meta.get("alias") or _alias_of(backbone.timm_name),
-        img_size=tuple(int(s) for s in meta["img_size"]),
-        mean=tuple(meta.get("mean", IMAGENET_MEAN)),
-        std=tuple(meta.get("std", IMAGENET_STD)),
         origin=spec,
     )
 
@@ -139,7 +78,7 @@ def load_export_source(
     spec = str(spec)
     size = parse_img_size(img_size)
     build_size = None if Path(spec).is_dir() else size
-    source = _from_evaluate_loader(spec, arch, build_size) or _own_loader(spec, arch, build_size)
+    source = _load(spec, arch, build_size)
     if size is not None:
         source.img_size = size
     return source

@@ -212,6 +212,8 @@ class Trainer:
                         window, window_count, window_start = {}, 0, time.perf_counter()
                     if self.step % t.checkpoint_every == 0 and self.step < self.total_steps:
                         self.save()
+                    if self._probe_due():
+                        self._probe_now()
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix_str(f"loss {loss:.3f}" + (f" | {warnings[0]}" if warnings else ""))
@@ -226,6 +228,27 @@ class Trainer:
                 self.run_dir, self.method.student, self.cfg.model.backbone, list(v.mean), list(v.std)
             )
         return self.run_dir
+
+    def _probe_due(self) -> bool:
+        p = self.cfg.probe
+        return (
+            p.enabled
+            and p.every > 0
+            and self.dist.is_main
+            and self.step % p.every == 0
+            and (self.step < self.total_steps)
+        )
+
+    def _probe_now(self) -> None:
+        """Mid-run probe (``probe.every``): log trained and random-init scores as ``probe/*`` scalars."""
+        from saip.pretrain.probe_hook import probe_student
+
+        v = self.view_config
+        result = probe_student(self.cfg, self.method.student, v.mean, v.std, self.device)
+        scalars = {f"probe/{k}": float(val) for k, val in result["trained"].items()}
+        scalars.update({f"probe/margin_{k}": float(val) for k, val in result["margin"].items()})
+        self.logger.log(self.step, scalars)
+        log.info("step %d probe: %s", self.step, scalars)
 
     def _optimizer_step(self, batches, sched: ScheduleValues, window: dict[str, float]) -> float:
         """One optimizer step over ``accum_steps`` micro-batches; accumulates logged values in ``window``."""

@@ -1,4 +1,9 @@
-"""The built-in probe run at the end of ``saip pretrain`` (trained backbone vs the same at random init)."""
+"""The built-in probe of ``saip pretrain``: the trained backbone vs the same architecture at random init.
+
+Run at the end of every run (``probe.enabled``) and, with ``probe.every=N``, every N optimizer steps
+during training (its numbers are then logged as ``probe/*`` scalars). Each probe also re-scores a
+seeded random init, so a mid-run probe costs about twice a feature extraction of the probe set.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from saip.config.schema import RunConfig
 from saip.pretrain.atomic import atomic_write_text
@@ -14,8 +20,25 @@ from saip.pretrain.atomic import atomic_write_text
 log = logging.getLogger(__name__)
 
 
+def probe_student(cfg: RunConfig, student: nn.Module, mean, std, device: torch.device) -> dict:
+    """Probe an in-memory backbone (no files written); returns ``saip.evaluate.probe.run_probe``'s dict."""
+    from saip.evaluate.backbone_loader import BackboneInfo
+    from saip.evaluate.probe import run_probe
+
+    info = BackboneInfo(
+        timm_name=student.timm_name,
+        alias=cfg.model.backbone,
+        img_size=tuple(student.img_size),
+        mean=tuple(mean),
+        std=tuple(std),
+        embed_dim=int(student.embed_dim),
+        source=cfg.out,
+    )
+    return run_probe(student, info, data_root=cfg.probe.data, seed=cfg.train.seed, device=str(device))
+
+
 def probe_run(cfg: RunConfig, run_dir: Path, device: torch.device) -> dict:
-    """Probe the run's backbone, print the side-by-side table, write ``RUN/probe.json``."""
+    """Probe the run's saved backbone, print the side-by-side table, write ``RUN/probe.json``."""
     from saip.evaluate.backbone_loader import load_backbone
     from saip.evaluate.probe import format_probe_table, probe_verdict, run_probe
 
@@ -26,5 +49,4 @@ def probe_run(cfg: RunConfig, run_dir: Path, device: torch.device) -> dict:
     verdict = probe_verdict(result)
     if verdict:
         log.warning(verdict)
-        print(verdict)
     return result

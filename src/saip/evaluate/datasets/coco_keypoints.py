@@ -28,17 +28,9 @@ from saip.evaluate.topdown import (
     encode_heatmaps,
     warp_image,
 )
+from saip.synth.skeleton import KEYPOINT_FLIP_PAIRS
 
-COCO_FLIP_PAIRS: list[tuple[int, int]] = [
-    (1, 2),
-    (3, 4),
-    (5, 6),
-    (7, 8),
-    (9, 10),
-    (11, 12),
-    (13, 14),
-    (15, 16),
-]
+COCO_FLIP_PAIRS: list[tuple[int, int]] = KEYPOINT_FLIP_PAIRS  # left/right keypoint pairs (0-based)
 
 
 @dataclass(frozen=True)

@@ -19,29 +19,9 @@ from torch.utils.data import Dataset
 
 from saip.data.image_io import IMAGE_EXTENSIONS, load_rgb
 from saip.data.normalize import normalize
+from saip.synth.parts import PART_CLASSES
 
-LIP_CLASSES: tuple[str, ...] = (
-    "Background",
-    "Hat",
-    "Hair",
-    "Glove",
-    "Sunglasses",
-    "UpperClothes",
-    "Dress",
-    "Coat",
-    "Socks",
-    "Pants",
-    "Jumpsuits",
-    "Scarf",
-    "Skirt",
-    "Face",
-    "Left-arm",
-    "Right-arm",
-    "Left-leg",
-    "Right-leg",
-    "Left-shoe",
-    "Right-shoe",
-)
+LIP_CLASSES: tuple[str, ...] = tuple(PART_CLASSES[:20])  # the 20 LIP classes (saip's synthetic data adds Bag)
 LIP_FLIP_PAIRS: list[tuple[int, int]] = [(14, 15), (16, 17), (18, 19)]
 IGNORE_INDEX = 255
 
