@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -180,8 +182,13 @@ def test_csm_loss_decreases() -> None:
 
 
 def _ddp_center_worker(rank: int, world_size: int, init_file: str) -> None:
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: never depend on the host's name resolution
     torch.distributed.init_process_group(
-        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=120),
     )
     try:
         K, B = 5, 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 from dataclasses import fields, replace
@@ -49,7 +50,8 @@ def _grads(method):
 
 def _worker(rank, world, port, tmp, out):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: never depend on the host's name resolution
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
     torch.manual_seed(0)
     cfg = tiny_config(tmp)
     method = build_method(cfg)
