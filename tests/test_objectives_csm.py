@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import saip  # noqa: F401  (torchvision shim before timm)
-from saip.objectives import CSMHead, CSMLoss, attention_kl, csm_diagnostics, teacher_temperature_schedule
+from saip.objectives import CSMHead, CSMLoss, attention_kl, csm_diagnostics
 
 
 def _naive_csm(
@@ -133,14 +133,6 @@ def test_head_cancel_last_layer_gradients() -> None:
     head.cancel_last_layer_gradients()
     assert all(p.grad is None for p in head.last_layer.parameters())
     assert all(p.grad is not None for p in head.mlp.parameters())
-
-
-def test_teacher_temperature_schedule() -> None:
-    assert teacher_temperature_schedule(0, 10) == pytest.approx(0.04)
-    assert teacher_temperature_schedule(5, 10) == pytest.approx(0.055)
-    assert teacher_temperature_schedule(10, 10) == pytest.approx(0.07)
-    assert teacher_temperature_schedule(1000, 10) == pytest.approx(0.07)
-    assert teacher_temperature_schedule(3, 0, start=0.04, end=0.04) == pytest.approx(0.04)
 
 
 def test_diagnostics_uniform_and_one_hot() -> None:

@@ -115,6 +115,7 @@ def test_schedules_at_chosen_steps():
     assert teacher_temperature(0, 10, 0.04, 0.07) == pytest.approx(0.04)
     assert teacher_temperature(5, 10, 0.04, 0.07) == pytest.approx(0.055)
     assert teacher_temperature(20, 10, 0.04, 0.07) == pytest.approx(0.07)
+    assert teacher_temperature(3, 0, 0.04, 0.04) == pytest.approx(0.04)
     assert scaled_lr(2.5e-4, 2048) == pytest.approx(2e-3)
 
 

@@ -6,7 +6,7 @@
 """
 
 from saip.objectives.attention_kl import attention_kl
-from saip.objectives.csm import CSMHead, CSMLoss, csm_diagnostics, teacher_temperature_schedule
+from saip.objectives.csm import CSMHead, CSMLoss, csm_diagnostics
 from saip.objectives.csr import CSRDecoder, csr_loss, patchify, unpatchify
 from saip.objectives.css import CSSDecoder, css_loss, downsample_masks
 from saip.objectives.pos_embed import get_2d_sincos_pos_embed
@@ -23,6 +23,5 @@ __all__ = [
     "downsample_masks",
     "get_2d_sincos_pos_embed",
     "patchify",
-    "teacher_temperature_schedule",
     "unpatchify",
 ]

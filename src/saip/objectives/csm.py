@@ -95,20 +95,6 @@ class CSMHead(nn.Module):
         return self.last_layer(x)  # (N, K)
 
 
-def teacher_temperature_schedule(
-    step: int, warmup_steps: int, start: float = 0.04, end: float = 0.07
-) -> float:
-    """Teacher temperature at ``step``: linear from ``start`` to ``end`` over ``warmup_steps``, then ``end``.
-
-    Pure function; the training loop calls it with the global optimizer step. ``warmup_steps <= 0``
-    returns ``end`` (use ``start == end`` for the constant 0.04 of the reference code).
-    """
-    if warmup_steps <= 0 or step >= warmup_steps:
-        return float(end)
-    step = max(int(step), 0)
-    return float(start + (end - start) * step / warmup_steps)
-
-
 def _stack_views(views: list[Tensor] | tuple[Tensor, ...], name: str) -> Tensor:
     if len(views) == 0:
         raise ValueError(f"{name} must contain at least one view")
@@ -155,7 +141,7 @@ class CSMLoss(nn.Module):
         Args:
             student_outputs: ``S`` tensors ``(B, K)``; the first ``T`` are the teacher's views.
             teacher_outputs: ``T`` tensors ``(B, K)`` (expert logits on the global views).
-            teacher_temp: ``tau_t`` for this step (see :func:`teacher_temperature_schedule`).
+            teacher_temp: ``tau_t`` for this step, from ``pretrain.schedules.teacher_temperature``.
             update_center: update the centre EMA with these teacher logits after computing the loss.
         """
         s = _stack_views(student_outputs, "student_outputs")  # (S, B, K)
