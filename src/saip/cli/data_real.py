@@ -196,3 +196,25 @@ def register(data_app: typer.Typer) -> None:
         except (OSError, ValueError) as error:
             raise _fail(f"--images: {error}") from error
         typer.echo(f"wrote {len(paths)} shards to {out}: {paths[0].name} .. {paths[-1].name}")
+
+    @data_app.command("tracklets-to-reid")
+    def tracklets_to_reid(
+        crops: Path = typer.Argument(
+            ..., help="Output folder of `saip data from-video` (<video>_t<id>/ folders)."
+        ),
+        out: Path = typer.Option(..., "--out", help="Market-1501-style folder (query/, bounding_box_test/)."),
+        min_crops: int = typer.Option(
+            6, "--min-crops", min=4, help="Tracklets with fewer crops are skipped."
+        ),
+    ) -> None:
+        """Make a real-pedestrian ReID probe set from video tracklets (one tracklet = one identity).
+
+        Use it with `saip pretrain probe.data=OUT` or `saip eval reid --data OUT`.
+        """
+        from saip.sources.tracklet_reid import tracklets_to_market
+
+        try:
+            counts = tracklets_to_market(crops, out, min_crops=min_crops)
+        except (OSError, ValueError) as error:
+            raise _fail(f"CROPS {crops}: {error}") from error
+        _print_counts(f"tracklets in {crops} -> Market-1501 layout in {out}", counts)

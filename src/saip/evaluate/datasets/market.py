@@ -125,7 +125,14 @@ def load_reid_dataset(path: Path) -> ReidDataset:
             _read_msmt_list(root, "list_query.txt", "test"),
             _read_msmt_list(root, "list_gallery.txt", "test"),
         )
-    train, query, gallery = (read_market_split(root / d) for d in MARKET_DIRS)
+    query, gallery = read_market_split(root / "query"), read_market_split(root / "bounding_box_test")
+    train_dir = root / "bounding_box_train"
+    # A test-only set (e.g. `saip data tracklets-to-reid`) has no training split: frozen protocols need none.
+    train = (
+        read_market_split(train_dir)
+        if train_dir.is_dir()
+        else ReidSplit([], np.zeros(0, int), np.zeros(0, int))
+    )
     return ReidDataset(name, train, query, gallery)
 
 
