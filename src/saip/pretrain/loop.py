@@ -194,7 +194,7 @@ class Trainer:
             bar = tqdm(
                 total=self.total_steps, initial=self.step, desc="pretrain", unit="step", dynamic_ncols=True
             )
-        window: dict[str, float] = {}
+        window: dict[str, torch.Tensor] = {}
         window_count, window_start, warnings = 0, time.perf_counter(), []
         batches_per_epoch = self.steps_per_epoch * t.accum_steps
         try:
@@ -250,12 +250,16 @@ class Trainer:
         self.logger.log(self.step, scalars)
         log.info("step %d probe: %s", self.step, scalars)
 
-    def _optimizer_step(self, batches, sched: ScheduleValues, window: dict[str, float]) -> float:
-        """One optimizer step over ``accum_steps`` micro-batches; accumulates logged values in ``window``."""
+    def _optimizer_step(self, batches, sched: ScheduleValues, window: dict[str, torch.Tensor]) -> float:
+        """One optimizer step over ``accum_steps`` micro-batches; accumulates logged values in ``window``.
+
+        Logged values stay 0-d tensors on the device (summed without a host sync); the only sync
+        per step is reading the total loss for the NaN check and the progress bar.
+        """
         t = self.cfg.train
         for group in self.optimizer.param_groups:
             group["lr"] = sched.lr
-        total = 0.0
+        total = torch.zeros((), device=self.device)
         for micro in range(t.accum_steps):
             batch = next(batches).to(self.device, non_blocking=True)
             last = micro == t.accum_steps - 1
@@ -265,23 +269,30 @@ class Trainer:
                     out = self.model(batch, sched)
                 self.scaler.scale(out.loss / t.accum_steps).backward()
             for key, value in {"loss": out.loss.detach(), **out.terms, **out.diagnostics}.items():
-                window[key] = window.get(key, 0.0) + float(value) / t.accum_steps
-            total += float(out.loss.detach()) / t.accum_steps
+                window[key] = window.get(key, 0.0) + value.detach().float() / t.accum_steps
+            total += out.loss.detach().float() / t.accum_steps
             self.batch_in_epoch += 1
-        check_finite(self.step, total)  # before the update: the last checkpoint stays good
+        loss = float(total)
+        check_finite(self.step, loss)  # before the update: the last checkpoint stays good
         self.scaler.unscale_(self.optimizer)
         if t.clip_grad:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), t.clip_grad)
-            window["grad_norm"] = window.get("grad_norm", 0.0) + float(grad_norm)
+            window["grad_norm"] = window.get("grad_norm", 0.0) + grad_norm.detach().float()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.method.update_expert(sched)
-        return total
+        return loss
 
-    def _log(self, window: dict[str, float], count: int, start: float, sched: ScheduleValues) -> list[str]:
+    def _log(
+        self, window: dict[str, torch.Tensor], count: int, start: float, sched: ScheduleValues
+    ) -> list[str]:
         elapsed = time.perf_counter() - start
-        scalars = {k: float(all_reduce_mean(torch.tensor(v / count))) for k, v in sorted(window.items())}
+        keys = sorted(window)
+        means = all_reduce_mean(
+            torch.stack([window[k] for k in keys]) / count
+        ).tolist()  # one sync, one all-reduce
+        scalars = dict(zip(keys, means, strict=True))
         scalars.update(
             epoch=self.epoch,
             lr=sched.lr,
