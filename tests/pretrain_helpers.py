@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
+from saip.backbones import create_backbone
 from saip.config import RunConfig, load_config
+from saip.pretrain.checkpoint import save_backbone
 
 TINY_OVERRIDES = [
     "model.img_size=[64,32]",
@@ -43,3 +46,16 @@ def tiny_config(tmp_path: Path, *extra: str) -> RunConfig:
     if not images.exists():
         write_images(images)
     return load_config(None, [*TINY_OVERRIDES, f"data.root={images}", f"out={tmp_path / 'run'}", *extra])
+
+
+def write_run(
+    folder: Path,
+    alias: str = "vit_tiny",
+    img_size: tuple[int, int] = (64, 32),
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+) -> Path:
+    """A run folder (backbone.json + backbone.safetensors) of a seeded random-init backbone."""
+    torch.manual_seed(0)
+    save_backbone(folder, create_backbone(alias, img_size=img_size), alias, list(mean), list(std))
+    return folder

@@ -30,6 +30,7 @@ from saip.evaluate.topdown import (
     invert_affine,
     warp_image,
 )
+from saip.synth.skeleton import KEYPOINT_NAMES
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 REAL = Path(
@@ -37,25 +38,7 @@ REAL = Path(
         "SAIP_REAL_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "data" / "real-fixtures"
     )
 )
-NAMES = [
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-]
+NAMES = KEYPOINT_NAMES
 
 
 def write_coco_keypoints(folder: Path, split: str, num_images: int, seed: int) -> tuple[Path, Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -10,33 +9,15 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 import saip  # noqa: F401  (CPU import shim before timm)
-from saip.backbones import create_backbone
+import tests.pretrain_helpers as helpers
 from saip.cli import app
 
 SIZE = (64, 32)
 WIDE = {"COLUMNS": "300", "TERMINAL_WIDTH": "300"}
 
 
-def write_run(folder: Path, alias: str, img_size: tuple[int, int] = SIZE) -> Path:
-    """A run folder per the contract: backbone.json + backbone.safetensors from a random-init backbone."""
-    torch.manual_seed(0)
-    backbone = create_backbone(alias, img_size=img_size)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: v.contiguous() for k, v in backbone.model.state_dict().items()},
-        str(folder / "backbone.safetensors"),
-    )
-    meta = {
-        "timm_name": backbone.timm_name,
-        "alias": alias,
-        "img_size": list(img_size),
-        "embed_dim": backbone.embed_dim,
-        "stride": 16,
-        "mean": [0.5, 0.5, 0.5],
-        "std": [0.5, 0.5, 0.5],
-    }
-    (folder / "backbone.json").write_text(json.dumps(meta))
-    return folder
+def write_run(folder: Path, alias: str = "vit_tiny", img_size: tuple[int, int] = (64, 32)) -> Path:
+    return helpers.write_run(folder, alias, img_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
 def test_cli_export_timm_prints_load_commands(tmp_path: Path) -> None:

@@ -8,35 +8,18 @@ from pathlib import Path
 import pytest
 import timm
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 import saip  # noqa: F401  (CPU import shim before timm)
-from saip.backbones import create_backbone, make_stride16
+import tests.pretrain_helpers as helpers
+from saip.backbones import make_stride16
 from saip.export import export_timm, load_export_source, load_timm_export, verify_timm_export
 
 SIZE = (64, 32)
 
 
-def write_run(folder: Path, alias: str, img_size: tuple[int, int] = SIZE) -> Path:
-    """A run folder per the contract: backbone.json + backbone.safetensors from a random-init backbone."""
-    torch.manual_seed(0)
-    backbone = create_backbone(alias, img_size=img_size)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: v.contiguous() for k, v in backbone.model.state_dict().items()},
-        str(folder / "backbone.safetensors"),
-    )
-    meta = {
-        "timm_name": backbone.timm_name,
-        "alias": alias,
-        "img_size": list(img_size),
-        "embed_dim": backbone.embed_dim,
-        "stride": 16,
-        "mean": [0.485, 0.456, 0.406],
-        "std": [0.229, 0.224, 0.225],
-    }
-    (folder / "backbone.json").write_text(json.dumps(meta))
-    return folder
+def write_run(folder: Path, alias: str = "vit_tiny", img_size: tuple[int, int] = (64, 32)) -> Path:
+    return helpers.write_run(folder, alias, img_size)
 
 
 @pytest.mark.parametrize("alias", ["vit_tiny", "starnet_s3", "tiny_vit_5m"])

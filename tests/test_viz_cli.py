@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 import saip  # noqa: F401
+import tests.pretrain_helpers as helpers
 from saip.backbones import create_backbone
 from saip.cli import app
 from saip.viz import alarm_steps, image_token_attention, input_size, panel_size_px, read_metrics
@@ -22,24 +22,7 @@ WIDE = {"COLUMNS": "300"}
 
 
 def write_run(folder: Path, alias: str = "vit_tiny", img_size: tuple[int, int] = (64, 32)) -> Path:
-    torch.manual_seed(0)
-    backbone = create_backbone(alias, img_size=img_size)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(
-        {k: v.contiguous() for k, v in backbone.model.state_dict().items()},
-        str(folder / "backbone.safetensors"),
-    )
-    meta = {
-        "timm_name": backbone.timm_name,
-        "alias": alias,
-        "img_size": list(img_size),
-        "embed_dim": backbone.embed_dim,
-        "stride": 16,
-        "mean": [0.5] * 3,
-        "std": [0.5] * 3,
-    }
-    (folder / "backbone.json").write_text(json.dumps(meta))
-    return folder
+    return helpers.write_run(folder, alias, img_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
 def write_metrics(run: Path, steps: int = 30) -> Path:
