@@ -16,13 +16,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from run_helpers import ROOT, call, probe_on
 
 # name -> overrides on top of the shared recipe below (weights: CSM, CSR, CSS)
 CONFIGS: dict[str, list[str]] = {
@@ -62,9 +61,10 @@ SHARED = [
 ]
 
 
-def run(cmd: list[str], log: Path) -> int:
-    with open(log, "w") as handle:
-        return subprocess.call(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+# --expert frozen: the same objectives against the frozen ImageNet EfficientNet-Lite0 (SAIP*): CSM is
+# cross-scale feature matching, CSS searches the expert's canvas features, CSR is unchanged. Past the
+# start-up phase within minutes, unlike the EMA expert.
+FROZEN_EXPERT = ["method=saip_star", "expert.kind=frozen", "expert.teacher=efficientnet_lite0_imagenet"]
 
 
 def job(name: str, seed: int, args, out: Path) -> dict:
@@ -85,7 +85,9 @@ def job(name: str, seed: int, args, out: Path) -> dict:
             str(run_dir / "run"),
             "--overwrite",
             *SHARED,
+            *(FROZEN_EXPERT if args.expert == "frozen" and name not in ("saip_star", "dpal") else []),
             *CONFIGS[name],
+            *args.set,
             f"train.max_steps={args.steps}",
             f"train.batch_size={args.batch}",
             f"train.base_lr={args.base_lr}",
@@ -94,7 +96,7 @@ def job(name: str, seed: int, args, out: Path) -> dict:
             f"data.num_workers={args.workers}",
             "probe.enabled=true",
         ]
-        rc = run(cmd, run_dir / "pretrain.log")
+        rc = call(cmd, run_dir / "pretrain.log")
         record["pretrain_rc"] = rc
         probe_file = run_dir / "run" / "probe.json"
         if rc != 0 or not probe_file.exists():
@@ -105,10 +107,16 @@ def job(name: str, seed: int, args, out: Path) -> dict:
         record["probe_random"] = probe["random_init"]
         spec = str(run_dir / "run")
     record["pretrain_s"] = time.time() - start
+    for extra in args.probe_data:
+        name_ = Path(extra).name
+        result = probe_on(spec, extra, run_dir / f"probe-{name_}", seed, args.device)
+        if result is not None:
+            record[f"probe_{name_}"] = result["trained"]
+            record[f"probe_{name_}_random"] = result["random_init"]
     if name == "random":
         record["probe"] = None  # filled from the random_init column of the other runs
     if args.eval:
-        rc = run(
+        rc = call(
             [
                 *saip,
                 "eval",
@@ -135,6 +143,11 @@ def flat_metrics(record: dict) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for key, value in (record.get("probe") or {}).items():
         metrics[f"probe/{key}"] = value
+    for field_, values in record.items():  # extra probes: "probe_NAME" (trained) only
+        if field_.startswith("probe_") and not field_.endswith("_random") and field_ != "probe_random":
+            for key, value in (values or {}).items():
+                if key != "attr_mA":
+                    metrics[f"{field_[6:]}/{key}"] = value
     for task, values in (record.get("eval") or {}).get("tasks", {}).items():
         for key, value in (values.get("metrics") or {}).items():
             if isinstance(value, int | float) and key != "seconds":
@@ -150,8 +163,19 @@ def table(records: list[dict]) -> str:
         if r["config"] == "random" and randoms:
             m.update({f"probe/{k}": v for k, v in randoms[0].items()})
         by_config.setdefault(r["config"], []).append(m)
+    extra_randoms = {
+        f"{k[6:-7]}/{m}": v
+        for r in records[:1]
+        for k, vals in r.items()
+        if k.startswith("probe_") and k.endswith("_random") and k != "probe_random"
+        for m, v in vals.items()
+        if m != "attr_mA"
+    }
     if "random" not in by_config and randoms:  # every probe also scores a seeded random init
         by_config["random"] = [{f"probe/{k}": v for k, v in randoms[0].items()}]
+    if "random" in by_config:
+        for m in by_config["random"]:
+            m.update(extra_randoms)
     columns = sorted({k for ms in by_config.values() for m in ms for k in m})
     lines = ["| config | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for name in CONFIGS:
@@ -181,6 +205,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--eval", action="store_true", help="also run saip eval all --budget quick")
+    parser.add_argument("--expert", choices=("ema", "frozen"), default="ema", help="expert of the objectives")
+    parser.add_argument("--probe-data", action="append", default=[], help="extra Market folder to probe on")
+    parser.add_argument(
+        "--set", action="append", default=[], help="override of the shared recipe, key=value (repeat)"
+    )
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--tag", default=None)
     parser.add_argument(
@@ -203,8 +232,9 @@ def main() -> None:
     def finished(record: dict) -> None:  # rewrite the table after every job: partial results survive
         records.append(record)
         text = (
-            f"Ablation: ViT-Tiny 128x64, {args.steps} steps x batch {args.batch} per config, "
-            f"seeds {args.seeds}, device {args.device}, {time.time() - start:.0f} s so far, "
+            f"Ablation: ViT-Tiny 128x64, {args.expert} expert, {args.steps} steps x batch {args.batch} per "
+            f"config, seeds {args.seeds}, device {args.device}, overrides {args.set or 'none'}, "
+            f"{time.time() - start:.0f} s so far, "
             f"{len(records)}/{len(jobs)} runs.\n\n{table(records)}\n"
         )
         (results / f"ablation-{tag}.md").write_text(text)

@@ -75,3 +75,51 @@ def test_pretrain_cli_missing_data_folder(tmp_path):
     )
     assert result.exit_code != 0
     assert "missing" in (result.output + str(result.exception))
+
+
+def test_pretrain_budget_preset_selects_its_recipe(tmp_path):
+    """--budget runs the preset's recipe (here cut to 2 tiny steps): the run's config says so."""
+    images = write_images(tmp_path / "imgs", 8)
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "pretrain",
+            "--budget",
+            "cpu-1h",
+            "--data",
+            str(images),
+            "--out",
+            str(out),
+            "--no-probe",
+            *TINY_OVERRIDES,
+            "train.max_steps=2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = (out / "config.yaml").read_text()
+    assert "out: " + str(out) in config
+    assert "method: saip_star" in config and "every: 800" in config  # cpu_1h's probe schedule
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "week"], "demo, cpu-1h, gpu-short"),
+        (["--budget", "demo", "--config", "dino"], "not both"),
+    ],
+)
+def test_pretrain_budget_errors(tmp_path, args, message):
+    result = runner.invoke(app, ["pretrain", "--out", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_budget_presets_are_shipped_recipes():
+    from saip.cli.pretrain_cmd import BUDGETS
+    from saip.config import list_recipes, load_config
+
+    assert set(BUDGETS.values()) <= set(list_recipes())
+    demo, hour, gpu = (load_config(BUDGETS[b], []) for b in ("demo", "cpu-1h", "gpu-short"))
+    assert hour.train.max_steps >= 8 * demo.train.max_steps and hour.model == demo.model
+    assert gpu.objectives.csr_weight > 0 and gpu.objectives.css_weight > 0 and gpu.expert.kind == "frozen"

@@ -103,3 +103,25 @@ def test_synthetic_default_random_vs_itself_warns():
     assert result["data"]["identities"] == 8 and result["data"]["query"] == 24
     assert all(np.isclose(v, 0.0) for v in result["margin"].values())  # same seed = same weights
     assert probe_verdict(result) is not None
+
+
+@pytest.mark.parametrize("pooling", ["token", "mean"])
+def test_eval_probe_cli_on_a_market_folder(tmp_path, pooling):
+    """``saip eval probe``: a random init against itself (same seed) has zero margin and is flagged."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from saip.cli import app
+
+    root = write_market(tmp_path / "m")
+    out = tmp_path / "out"
+    args = ["eval", "probe", "--backbone", "random:vit_tiny", "--data", str(root), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--pooling", pooling])
+    assert result.exit_code == 0, result.output
+    probe = json.loads((out / "probe.json").read_text())
+    assert probe["data"]["pooling"] == pooling and probe["data"]["identities"] == 6
+    assert np.isclose(probe["margin"]["reid_mAP"], 0.0)
+    assert "not better" in result.output
+    bad = CliRunner().invoke(app, [*args, "--pooling", "max"])
+    assert bad.exit_code == 2 and "token, mean, concat" in bad.output

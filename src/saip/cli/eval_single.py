@@ -95,3 +95,46 @@ def register(eval_app: typer.Typer) -> None:
             backbone, _resolve_data(data, seed), budget, out, seed, device, arch, protocol=protocol
         )
         _finish("attributes", metrics, out)
+
+    @eval_app.command("probe")
+    def probe_cmd(
+        backbone: str = _BACKBONE,
+        arch: str | None = _ARCH,
+        data: Path | None = typer.Option(
+            None,
+            "--data",
+            help="Market-1501 folder (attribute table optional); default: held-out synthetic ids.",
+        ),
+        max_images: int = typer.Option(600, "--max-images", help="ReID query + gallery images at most."),
+        pooling: str = typer.Option("token", "--pooling", help="Image feature: token, mean or concat."),
+        out: Path = typer.Option(Path("eval-out"), "--out", help="Output folder for probe.json."),
+        seed: int = _SEED,
+        device: str = _DEVICE,
+    ) -> None:
+        """The built-in probe of `saip pretrain` on any backbone: kNN ReID mAP/Rank-1 and linear attribute
+        mA, trained vs the same architecture at random init (writes probe.json)."""
+        from saip.evaluate.backbone_loader import load_backbone
+        from saip.evaluate.features import POOLINGS
+        from saip.evaluate.probe import format_probe_table, probe_verdict, run_probe
+
+        if data is not None and not data.exists():
+            raise typer.BadParameter(f"data folder not found: {data}", param_hint="--data")
+        if pooling not in POOLINGS:
+            raise typer.BadParameter(f"choose from {', '.join(POOLINGS)}", param_hint="--pooling")
+        model, info = load_backbone(backbone, arch=arch, seed=seed)
+        result = run_probe(
+            model,
+            info,
+            data_root=data,
+            seed=seed,
+            device=device,
+            max_images=max_images,
+            img_size=info.img_size,
+            pooling=pooling,  # type: ignore[arg-type]
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "probe.json").write_text(json.dumps(result, indent=2) + "\n")
+        typer.echo(format_probe_table(result))
+        verdict = probe_verdict(result)
+        if verdict:
+            typer.echo(verdict)

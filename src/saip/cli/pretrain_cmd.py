@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 DEFAULT_RECIPE = "cpu_demo"
+# --budget presets -> shipped recipes; probe numbers of each in benchmarks/results/recipe-*.md
+BUDGETS = {"demo": "cpu_demo", "cpu-1h": "cpu_1h", "gpu-short": "gpu_short"}
 
 
 def register(app: typer.Typer) -> None:
@@ -16,8 +18,17 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Argument(
             None, help="Dotted config overrides, e.g. train.max_steps=100 objectives.css_weight=0 method=dpal"
         ),
-        config: str = typer.Option(
-            DEFAULT_RECIPE, "--config", "-c", help="Shipped recipe name (see --list-recipes) or a YAML file."
+        config: str | None = typer.Option(
+            None,
+            "--config",
+            "-c",
+            help=f"Shipped recipe name (see --list-recipes) or a YAML file [default: {DEFAULT_RECIPE}].",
+        ),
+        budget: str | None = typer.Option(
+            None,
+            "--budget",
+            help="Preset instead of --config: demo (10 min, 2 CPU cores), cpu-1h (1 h CPU), "
+            "gpu-short (10 min, one GPU).",
         ),
         data: Path | None = typer.Option(
             None, "--data", help="Folder of person images (default: synthetic)."
@@ -42,6 +53,13 @@ def register(app: typer.Typer) -> None:
         if list_recipes_flag:
             typer.echo("\n".join(list_recipes()))
             return
+        if budget is not None:
+            if budget not in BUDGETS:
+                raise typer.BadParameter(f"choose from {', '.join(BUDGETS)}", param_hint="--budget")
+            if config is not None:
+                raise typer.BadParameter("give --budget or --config, not both", param_hint="--budget")
+            config = BUDGETS[budget]
+        config = config or DEFAULT_RECIPE
         items = list(overrides or [])
         if data is not None:
             items.append(f"data.root={data}")

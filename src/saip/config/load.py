@@ -132,6 +132,7 @@ def validate(cfg: RunConfig) -> None:
         need(getattr(o, key) >= 0, f"objectives.{key}", "must be >= 0")
     if cfg.method == "saip":
         need(o.csm_weight + o.csr_weight + o.css_weight > 0, "objectives", "at least one weight must be > 0")
+    need(o.feature_pairing in ("same", "cross"), "objectives.feature_pairing", "must be 'same' or 'cross'")
     need(o.student_temp > 0 and o.teacher_temp > 0, "objectives.student_temp", "temperatures must be > 0")
     need(
         0 <= cfg.expert.momentum_start <= cfg.expert.momentum_end <= 1,

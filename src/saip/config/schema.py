@@ -53,6 +53,9 @@ class ObjectivesConfig:
     css_heads: int = 8
     css_dice_weight: float = 0.0
     feature_patch_weight: float = 1.0  # frozen expert: weight of patch-token matching in CSM
+    # frozen expert: "same" = each student view vs the expert on the same content (rescaled copies vs
+    # their source view); "cross" = every student view vs each global expert view (DINO pairing)
+    feature_pairing: str = "same"
 
 
 @dataclass

@@ -27,7 +27,7 @@ from saip.evaluate.attributes import fit_linear_probe, predict_linear
 from saip.evaluate.backbone_loader import BackboneInfo, random_counterpart
 from saip.evaluate.datasets.attribute_table import AttributeSplit, load_attribute_table
 from saip.evaluate.datasets.market import ReidSplit, load_reid_dataset
-from saip.evaluate.features import extract_features, load_images
+from saip.evaluate.features import Pooling, extract_features, load_images
 from saip.evaluate.metrics.attributes import attribute_metrics
 from saip.evaluate.reid import cap_query_gallery, retrieval_metrics
 
@@ -127,11 +127,12 @@ def score_backbone(
     device: str = "cpu",
     linear_steps: int = 300,
     seed: int = 0,
+    pooling: Pooling = "token",
 ) -> dict[str, float]:
     """Frozen-feature kNN ReID mAP/Rank-1 and linear-probe attribute mA of one backbone."""
 
     def feats(images: torch.Tensor) -> torch.Tensor:
-        return extract_features(backbone, images, info.mean, info.std, device=device)
+        return extract_features(backbone, images, info.mean, info.std, device=device, pooling=pooling)
 
     reid = retrieval_metrics(feats(data.query), feats(data.gallery), data.query_split, data.gallery_split)
     out = {"reid_mAP": reid["mAP"], "reid_rank1": reid["rank1"]}
@@ -153,6 +154,7 @@ def run_probe(
     max_images: int = 600,
     img_size: tuple[int, int] = PROBE_SIZE,
     random_backbone: nn.Module | None = None,
+    pooling: Pooling = "token",
 ) -> dict:
     """Score ``backbone`` and a random init of its architecture on held-out identities.
 
@@ -163,6 +165,7 @@ def run_probe(
         max_images: ReID images (query + gallery); the attribute probe uses about half as many more.
         img_size: probe input size (H, W), multiples of 16; 128×64 keeps the default probe < 1 min on CPU.
         random_backbone: the baseline; default: :func:`random_counterpart` of ``info`` with ``seed``.
+        pooling: the image feature, see :func:`saip.evaluate.features.pool_output`.
 
     Returns:
         ``{"trained": {...}, "random_init": {...}, "margin": {...}, "data": {...}, "seconds": float}``
@@ -176,8 +179,8 @@ def run_probe(
     if random_backbone is None:
         random_backbone, _ = random_counterpart(info, seed)
     was_training = backbone.training
-    trained = score_backbone(backbone.to(device), info, data, device, seed=seed)
-    baseline = score_backbone(random_backbone.to(device), info, data, device, seed=seed)
+    trained = score_backbone(backbone.to(device), info, data, device, seed=seed, pooling=pooling)
+    baseline = score_backbone(random_backbone.to(device), info, data, device, seed=seed, pooling=pooling)
     backbone.train(was_training)
     return {
         "trained": trained,
@@ -189,6 +192,7 @@ def run_probe(
             "gallery": len(data.gallery),
             "identities": data.query_split.num_ids,
             "img_size": list(img_size),
+            "pooling": pooling,
             "attribute_train": 0 if data.attr_train is None else len(data.attr_train),
             "attribute_test": 0 if data.attr_test is None else len(data.attr_test),
         },

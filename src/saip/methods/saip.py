@@ -7,8 +7,12 @@ One forward computes, for a batch of views (``saip.data.SAIPBatch``):
   distribution and the student's on every other view (``CSMLoss``), optionally + attention KL.
   Frozen expert (SAIP*): the prototype space of a frozen model of another width is not defined,
   so CSM becomes cross-scale *feature* matching through a learned projector: 1 - cos between the
-  projected student image token of every view and the expert image token of each global view,
-  plus patch-token matching on the global views (``objectives.feature_patch_weight``).
+  projected student image token of a view and standardised expert image tokens, plus patch-token
+  matching on the global views (``objectives.feature_patch_weight``). Pairing
+  (``objectives.feature_pairing``): "same" matches every view to the expert's token of the same
+  content — a global or local view to itself, a rescaled copy (the person at another scale) to its
+  source view; "cross" matches every view to each global expert view (DINO's pairing), which also
+  asks for invariance to the other crop's colour jitter and loses the colour cues persons differ by.
 - CSR: the student encodes the visible 25% of the rescaled view; the decoder reconstructs its
   masked patches while cross-attending to the student's anchor-view tokens (``CSRDecoder``).
 - CSS: the student encodes each query person; the expert encodes the multi-person canvas; the
@@ -53,6 +57,9 @@ def standardize(features: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return (features - features.mean(dims, keepdim=True)) / (features.std(dims, keepdim=True) + 1e-6)
 
 
+FEATURE_PAIRINGS = ("same", "cross")
+
+
 def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean of 1 - cos(a, b) over leading dimensions (feature matching against a frozen expert)."""
     return (1.0 - F.cosine_similarity(a.float(), b.float(), dim=-1)).mean()
@@ -84,6 +91,10 @@ class SAIPMethod(PretrainMethod):
             raise ValueError("objectives.attention_kl_weight > 0 needs a ViT student (attention maps)")
 
         if self.frozen:
+            if o.feature_pairing not in FEATURE_PAIRINGS:
+                raise ValueError(
+                    f"objectives.feature_pairing must be one of {FEATURE_PAIRINGS}, got {o.feature_pairing!r}"
+                )
             self.expert = frozen_expert
             expert_dim = frozen_expert.embed_dim
             if self.use_csm:
@@ -153,7 +164,7 @@ class SAIPMethod(PretrainMethod):
             t_views = [_slice(t_out, 0, n_b), _slice(t_out, n_b, 2 * n_b)]
         if self.use_csm:
             if self.frozen:
-                loss_csm = self._feature_matching(s_out, student_views, t_views, terms)
+                loss_csm = self._feature_matching(batch, s_out, student_views, t_views, terms)
             else:
                 s_logits = [self.csm_head(s_out[v].image_token) for v in student_views]
                 with torch.no_grad():
@@ -184,15 +195,21 @@ class SAIPMethod(PretrainMethod):
 
         return MethodOutput(loss=total, terms=terms, diagnostics=diagnostics)
 
-    def _feature_matching(self, s_out, student_views, t_views, terms) -> torch.Tensor:
-        """SAIP* CSM: every student view's projected image token vs each global expert token."""
-        targets = [standardize(t.image_token, (0,)) for t in t_views]
+    def _feature_matching(self, batch, s_out, student_views, t_views, terms) -> torch.Tensor:
+        """SAIP* CSM: projected student image tokens vs standardised expert image tokens (see the
+        module docstring for the two pairings), plus patch-token matching on the global views."""
+        targets = {f"global{i}": standardize(t.image_token, (0,)) for i, t in enumerate(t_views)}
+        if self.cfg.feature_pairing == "cross":
+            pairs = [(v, target) for v in student_views for target in targets]
+        else:
+            n_local = batch.local_views.shape[0]
+            if n_local > 0:
+                local = self._expert(batch.local_views.flatten(0, 1)).image_token.unflatten(0, (n_local, -1))
+                targets.update({f"local{i}": standardize(local[i], (0,)) for i in range(n_local)})
+            sources = {f"scaled{i}": self._view_name(s, n_local) for i, s in enumerate(batch.scaled_sources)}
+            pairs = [(v, sources.get(v, v)) for v in student_views]
         loss = torch.stack(
-            [
-                cosine_distance(self.csm_projector(s_out[v].image_token), target)
-                for v in student_views
-                for target in targets
-            ]
+            [cosine_distance(self.csm_projector(s_out[v].image_token), targets[t]) for v, t in pairs]
         ).mean()
         if self.patch_projector is not None:
             patch_terms = []
