@@ -150,7 +150,7 @@ def flat_metrics(record: dict) -> dict[str, float]:
                     metrics[f"{field_[6:]}/{key}"] = value
     for task, values in (record.get("eval") or {}).get("tasks", {}).items():
         for key, value in (values.get("metrics") or {}).items():
-            if isinstance(value, int | float) and key != "seconds":
+            if isinstance(value, int | float) and key != "seconds" and not key.startswith("num_"):
                 metrics[f"{task}/{key}"] = value
     return metrics
 
@@ -163,9 +163,12 @@ def table(records: list[dict]) -> str:
         if r["config"] == "random" and randoms:
             m.update({f"probe/{k}": v for k, v in randoms[0].items()})
         by_config.setdefault(r["config"], []).append(m)
+    # the random-init baseline of the extra probes: from a trained run (same architecture and input
+    # size as the trained backbones) when there is one
+    baseline = [r for r in records if r["config"] != "random"][:1] or records[:1]
     extra_randoms = {
         f"{k[6:-7]}/{m}": v
-        for r in records[:1]
+        for r in baseline
         for k, vals in r.items()
         if k.startswith("probe_") and k.endswith("_random") and k != "probe_random"
         for m, v in vals.items()
