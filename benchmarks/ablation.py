@@ -16,12 +16,11 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from run_helpers import ROOT, call, probe_on
+from run_helpers import ROOT, SAIP, call, probe_on
 
 # name -> overrides on top of the shared recipe below (weights: CSM, CSR, CSS)
 CONFIGS: dict[str, list[str]] = {
@@ -70,14 +69,13 @@ FROZEN_EXPERT = ["method=saip_star", "expert.kind=frozen", "expert.teacher=effic
 def job(name: str, seed: int, args, out: Path) -> dict:
     run_dir = out / f"{name}-s{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    saip = [sys.executable, "-m", "saip.cli"]
     start = time.time()
     record: dict = {"config": name, "seed": seed}
     if name == "random":
         spec = "random:vit_tiny"
     else:
         cmd = [
-            *saip,
+            *SAIP,
             "pretrain",
             "--config",
             "cpu_demo",
@@ -118,7 +116,7 @@ def job(name: str, seed: int, args, out: Path) -> dict:
     if args.eval:
         rc = call(
             [
-                *saip,
+                *SAIP,
                 "eval",
                 "all",
                 "--backbone",

@@ -7,24 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from saip.pretrain.loop import resolve_device
+
 ROOT = Path(__file__).resolve().parents[1]
 SAIP = [sys.executable, "-m", "saip.cli"]
 
 
 def call(cmd: list[str], log: Path) -> int:
-    """Run ``cmd`` from the repository root with stdout+stderr into ``log``; the exit code."""
+    """Run ``cmd`` with stdout+stderr into ``log``; the exit code. Runs in the caller's working
+    directory, so relative paths mean the same to the runner and to the command."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as handle:
-        return subprocess.call(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available, else cpu (``saip eval`` takes explicit devices)."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return subprocess.call(cmd, stdout=handle, stderr=subprocess.STDOUT)
 
 
 def probe_on(
@@ -45,7 +39,7 @@ def probe_on(
             "--seed",
             str(seed),
             "--device",
-            resolve_device(device),
+            str(resolve_device(device)),  # saip eval takes an explicit device, not auto
             "--pooling",
             pooling,
         ],

@@ -13,6 +13,12 @@ from tests.pretrain_helpers import TINY_OVERRIDES, write_images
 runner = CliRunner()
 
 
+def pretrain_two_tiny_steps(images, out, *options: str):
+    """``saip pretrain`` on ``images`` with the tiny test model, 2 steps, no probe."""
+    args = ["pretrain", *options, "--data", str(images), "--out", str(out), "--no-probe"]
+    return runner.invoke(app, [*args, *TINY_OVERRIDES, "train.max_steps=2"])
+
+
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
@@ -41,19 +47,7 @@ def test_every_command_has_help(path):
 def test_pretrain_cli_writes_run_folder(tmp_path):
     images = write_images(tmp_path / "images")
     out = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "pretrain",
-            "--data",
-            str(images),
-            "--out",
-            str(out),
-            "--no-probe",
-            *TINY_OVERRIDES,
-            "train.max_steps=2",
-        ],
-    )
+    result = pretrain_two_tiny_steps(images, out)
     assert result.exit_code == 0, result.output
     for name in ("config.yaml", "backbone.safetensors", "backbone.json", "checkpoints/last.pt"):
         assert (out / name).is_file(), name
@@ -81,21 +75,7 @@ def test_pretrain_budget_preset_selects_its_recipe(tmp_path):
     """--budget runs the preset's recipe (here cut to 2 tiny steps): the run's config says so."""
     images = write_images(tmp_path / "imgs", 8)
     out = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "pretrain",
-            "--budget",
-            "cpu-1h",
-            "--data",
-            str(images),
-            "--out",
-            str(out),
-            "--no-probe",
-            *TINY_OVERRIDES,
-            "train.max_steps=2",
-        ],
-    )
+    result = pretrain_two_tiny_steps(images, out, "--budget", "cpu-1h")
     assert result.exit_code == 0, result.output
     config = (out / "config.yaml").read_text()
     assert "out: " + str(out) in config

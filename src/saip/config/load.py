@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from saip.config.schema import AMP_MODES, EXPERT_KINDS, METHODS, RunConfig
+from saip.config.schema import AMP_MODES, EXPERT_KINDS, FEATURE_PAIRINGS, METHODS, RunConfig
 
 
 class ConfigError(ValueError):
@@ -132,7 +132,11 @@ def validate(cfg: RunConfig) -> None:
         need(getattr(o, key) >= 0, f"objectives.{key}", "must be >= 0")
     if cfg.method == "saip":
         need(o.csm_weight + o.csr_weight + o.css_weight > 0, "objectives", "at least one weight must be > 0")
-    need(o.feature_pairing in ("same", "cross"), "objectives.feature_pairing", "must be 'same' or 'cross'")
+    need(
+        o.feature_pairing in FEATURE_PAIRINGS,
+        "objectives.feature_pairing",
+        f"must be one of {FEATURE_PAIRINGS}",
+    )
     need(o.student_temp > 0 and o.teacher_temp > 0, "objectives.student_temp", "temperatures must be > 0")
     need(
         0 <= cfg.expert.momentum_start <= cfg.expert.momentum_end <= 1,

@@ -53,8 +53,9 @@ class ObjectivesConfig:
     css_heads: int = 8
     css_dice_weight: float = 0.0
     feature_patch_weight: float = 1.0  # frozen expert: weight of patch-token matching in CSM
-    # frozen expert: "same" = each student view vs the expert on the same content (rescaled copies vs
-    # their source view); "cross" = every student view vs each global expert view (DINO pairing)
+    # frozen expert, one of FEATURE_PAIRINGS: "same" = each student view vs the expert on the same
+    # content (rescaled copies vs their source view); "cross" = every student view vs each global
+    # expert view (DINO pairing)
     feature_pairing: str = "same"
 
 
@@ -132,3 +133,4 @@ class RunConfig:
 METHODS = ("saip", "saip_star", "dpal")
 EXPERT_KINDS = ("ema", "frozen")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+FEATURE_PAIRINGS = ("same", "cross")

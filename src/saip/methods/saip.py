@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from saip.backbones import Backbone, BackboneOutput
-from saip.config.schema import ObjectivesConfig
+from saip.config.schema import FEATURE_PAIRINGS, ObjectivesConfig
 from saip.experts import ema_update, make_ema_copy
 from saip.methods.base import MethodOutput, PretrainMethod, ScheduleValues
 from saip.objectives import CSMHead, CSMLoss, CSRDecoder, CSSDecoder, attention_kl, csr_loss, css_loss
@@ -55,9 +55,6 @@ def standardize(features: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     """
     features = features.float()
     return (features - features.mean(dims, keepdim=True)) / (features.std(dims, keepdim=True) + 1e-6)
-
-
-FEATURE_PAIRINGS = ("same", "cross")
 
 
 def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
