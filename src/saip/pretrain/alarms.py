@@ -63,12 +63,3 @@ class AlarmMonitor:
         if csr is not None and csr > self.t.flat_csr and past_warmup:
             warnings.append(f"CSR flat: loss {csr:.3f} ~ trivial mean predictor (1.0)")
         return warnings
-
-
-def check_finite(step: int, loss: float) -> None:
-    """Raise :class:`TrainingDiverged` when the loss is NaN or infinite."""
-    if loss != loss or loss in (float("inf"), float("-inf")):
-        raise TrainingDiverged(
-            f"step {step}: loss is {loss}; stopping. The last good checkpoint is kept; "
-            "resume from it with a lower lr or train.amp=off."
-        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -21,11 +22,12 @@ from saip.config.load import ConfigError, config_from_dict, to_yaml
 from saip.config.schema import RunConfig
 from saip.data import SAIPCollate, ViewDataset
 from saip.methods.base import ScheduleValues
-from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged, check_finite
+from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged
 from saip.pretrain.atomic import atomic_write_text
 from saip.pretrain.builder import build_method, build_source, build_view_config
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed
+from saip.pretrain.finite import count_non_finite, grad_norm
 from saip.pretrain.metrics_log import MetricsLogger
 from saip.pretrain.optim import build_optimizer
 from saip.pretrain.sampler import EpochSampler
@@ -105,8 +107,10 @@ class Trainer:
         self.optimizer = build_optimizer(self.method, self.peak_lr, t.weight_decay, tuple(t.betas))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.saved_step: int | None = None  # step of the checkpoint on disk that this run wrote or resumed
         if self.resume_state is not None:
             self._restore(self.resume_state)
+            self.saved_step = self.step
         self.logger = MetricsLogger(
             self.run_dir,
             enabled=self.dist.is_main,
@@ -161,8 +165,29 @@ class Trainer:
         set_rng_state(state["rng"])
 
     def save(self) -> None:
-        if self.dist.is_main:
-            save_checkpoint(self.ckpt_path, self._state())
+        """Write ``last.pt`` atomically, never with a non-finite tensor in it (raises instead)."""
+        if not self.dist.is_main:
+            return
+        state = self._state()
+        bad, total = count_non_finite({k: state[k] for k in ("method", "optimizer", "scaler")})
+        if bad:
+            raise self._diverged(self.step, f"{bad} of {total} state tensors are non-finite after the update")
+        save_checkpoint(self.ckpt_path, state)
+        self.saved_step = self.step
+
+    def _diverged(self, step: int, what: str) -> TrainingDiverged:
+        """The NaN/inf stop, naming the step as the logs count it and what is (or is not) kept."""
+        if self.saved_step is None:
+            kept = (
+                f"No checkpoint was written yet (train.checkpoint_every={self.cfg.train.checkpoint_every}), "
+                "so there is nothing to resume; start again with a lower lr or train.amp=off"
+            )
+        else:
+            kept = (
+                f"The last good checkpoint (step {self.saved_step}, {self.ckpt_path}) is kept; "
+                "resume from it with a lower lr or train.amp=off"
+            )
+        return TrainingDiverged(f"step {step}: {what}; stopping. {kept}.")
 
     # ------------------------------------------------------------------------------ training
     def _loader(self) -> DataLoader:
@@ -254,7 +279,7 @@ class Trainer:
         """One optimizer step over ``accum_steps`` micro-batches; accumulates logged values in ``window``.
 
         Logged values stay 0-d tensors on the device (summed without a host sync); the only sync
-        per step is reading the total loss for the NaN check and the progress bar.
+        per step reads the total loss and the gradient norm for the finiteness check and the progress bar.
         """
         t = self.cfg.train
         for group in self.optimizer.param_groups:
@@ -272,12 +297,22 @@ class Trainer:
                 window[key] = window.get(key, 0.0) + value.detach().float() / t.accum_steps
             total += out.loss.detach().float() / t.accum_steps
             self.batch_in_epoch += 1
-        loss = float(total)
-        check_finite(self.step, loss)  # before the update: the last checkpoint stays good
         self.scaler.unscale_(self.optimizer)
         if t.clip_grad:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), t.clip_grad)
-            window["grad_norm"] = window.get("grad_norm", 0.0) + grad_norm.detach().float()
+            norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), t.clip_grad)
+        else:
+            norm = grad_norm(self.method.parameters())
+        # Before the update (so the weights and the last checkpoint stay good), in one host sync.
+        # Gradients are all-reduced under DDP, so every rank sees the same norm and stops together.
+        loss, norm_value = torch.stack([total, norm.detach().float().to(total.device)]).tolist()
+        if not math.isfinite(loss):
+            raise self._diverged(self.step + 1, f"loss is {loss}")
+        if math.isfinite(norm_value):
+            window["grad_norm"] = window.get("grad_norm", 0.0) + norm.detach().float()
+        elif not self.scaler.is_enabled():  # fp16's scaler skips such a step and lowers its scale
+            raise self._diverged(
+                self.step + 1, f"gradient norm is {norm_value} (the loss {loss:.4g} is finite)"
+            )
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
