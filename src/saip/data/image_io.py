@@ -1,5 +1,12 @@
 """Decoding person images with Pillow (method.md §1: every view starts from one RGB person crop).
 
+Every decoded image becomes 8-bit RGB by its real bit depth and meaning (:func:`to_rgb`): 16-bit
+grey (Pillow's ``I;16``/``I`` modes, which a plain ``convert("RGB")`` clips to white) is scaled by
+255/65535; images with transparency (RGBA, LA, palette + alpha) are composited over the ImageNet
+mean colour, which normalises to zero; CMYK and palette images are converted by Pillow; the EXIF
+orientation of photos is applied (for annotated evaluation data, whose labels are in the stored
+pixel frame, callers pass ``apply_exif=False``).
+
 Truncated files are corrupt: we never set ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` (it must stay
 False), so Pillow raises on them and the caller can skip the file instead of training on a
 half-grey image.
@@ -15,14 +22,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 logger = logging.getLogger("saip.data")
 
 IMAGE_EXTENSIONS: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp")
 
 # Everything Pillow (or the OS) raises for an unreadable, truncated, empty or non-image file.
-_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # includes PIL.UnidentifiedImageError and "image file is truncated"
     ValueError,
     SyntaxError,  # raised by some Pillow plugins for malformed headers
@@ -31,6 +38,9 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 _warned_truncated_flag = False
+_SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # PNG's 16-bit grey opens as one of these
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+MATTE_COLOR: tuple[int, int, int] = (124, 116, 104)  # ImageNet mean in 0..255: zero after normalising
 
 
 class CorruptImageError(OSError):
@@ -42,8 +52,26 @@ class CorruptImageError(OSError):
         self.reason = reason
 
 
-def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
-    """Decode ``path`` fully into an RGB ``PIL.Image``; raise :class:`CorruptImageError` if impossible."""
+def to_rgb(image: Image.Image, apply_exif: bool = True) -> Image.Image:
+    """8-bit RGB by the image's real bit depth (see the module docstring); decodes fully."""
+    if apply_exif:
+        image = ImageOps.exif_transpose(image)
+    if image.mode in _SIXTEEN_BIT_GREY:
+        values = np.asarray(image, dtype=np.float64)
+        grey = np.clip(np.rint(values * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if image.mode == "F":
+        return Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), mode="L").convert("RGB")
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        matte = Image.new("RGBA", rgba.size, (*MATTE_COLOR, 255))
+        return Image.alpha_composite(matte, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def load_rgb(path: str | os.PathLike[str], apply_exif: bool = True) -> Image.Image:
+    """Decode ``path`` fully into an RGB ``PIL.Image`` (:func:`to_rgb`); raise :class:`CorruptImageError`
+    if impossible."""
     global _warned_truncated_flag
     if ImageFile.LOAD_TRUNCATED_IMAGES and not _warned_truncated_flag:
         _warned_truncated_flag = True
@@ -53,8 +81,9 @@ def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
         )
     try:
         with Image.open(path) as image:
-            rgb = image.convert("RGB")  # forces the full decode inside the try
-    except _DECODE_ERRORS as error:
+            image.load()  # the full decode happens inside the try
+            rgb = to_rgb(image, apply_exif)
+    except DECODE_ERRORS as error:
         raise CorruptImageError(path, f"{type(error).__name__}: {error}") from error
     if rgb.width < 1 or rgb.height < 1:
         raise CorruptImageError(path, "empty image")
@@ -72,7 +101,7 @@ def as_pil(item: Any) -> Image.Image:
             raise KeyError(f"dataset item is a mapping without an 'image' key (keys: {sorted(item)})")
         item = item["image"]
     if isinstance(item, Image.Image):
-        return item if item.mode == "RGB" else item.convert("RGB")
+        return to_rgb(item, apply_exif=False)
     if isinstance(item, torch.Tensor):
         if item.ndim != 3 or item.shape[0] not in (1, 3):
             raise ValueError(f"image tensor must be CHW with 1 or 3 channels, got shape {tuple(item.shape)}")

@@ -34,19 +34,11 @@ from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from saip.data.folder import PersonImageFolder, scan_images
-from saip.data.image_io import as_pil
+from saip.data.image_io import DECODE_ERRORS, as_pil, to_rgb
 
 logger = logging.getLogger("saip.sources")
 
 SHARD_IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp")
-# What Pillow raises for an undecodable member (as in saip.data.image_io).
-_DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    Image.DecompressionBombError,
-)
 _BRACE = re.compile(r"\{(\d+)\.\.(\d+)\}")
 
 
@@ -320,9 +312,10 @@ class ShardDataset(IterableDataset):
                         continue
                     try:
                         with Image.open(io.BytesIO(members[ext])) as image:
-                            rgb = image.convert("RGB")
+                            image.load()
+                            rgb = to_rgb(image)
                         meta = json.loads(members["json"]) if "json" in members else {}
-                    except (*_DECODE_ERRORS, json.JSONDecodeError) as error:
+                    except (*DECODE_ERRORS, json.JSONDecodeError) as error:
                         self._skip(f"{shard}:{key}", f"{type(error).__name__}: {error}")
                         continue
                     meta.update({"__key__": key, "__shard__": str(shard)})

@@ -148,7 +148,7 @@ class TopDownDataset(Dataset):
         if path not in self._images:
             if len(self._images) >= 32:
                 self._images.pop(next(iter(self._images)))
-            self._images[path] = load_rgb(path)
+            self._images[path] = load_rgb(path, apply_exif=False)
         return self._images[path]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:

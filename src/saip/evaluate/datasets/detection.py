@@ -187,7 +187,7 @@ class LetterboxDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.records[index]
-        image, scale, (dx, dy) = letterbox(load_rgb(record.path), self.size)
+        image, scale, (dx, dy) = letterbox(load_rgb(record.path, apply_exif=False), self.size)
         boxes = record.boxes[~record.ignore] * scale + torch.tensor([dx, dy, dx, dy])
         tensor = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
         if self.train and self.rng.random() < 0.5:

@@ -102,7 +102,7 @@ class ParsingDataset(Dataset):
             self.flip_lut[a], self.flip_lut[b] = b, a
         images, masks = [], []
         for sample in samples:
-            image = load_rgb(sample.image_path)
+            image = load_rgb(sample.image_path, apply_exif=False)
             mask = read_mask(sample.mask_path)
             if mask.shape != (image.height, image.width):
                 raise ValueError(
