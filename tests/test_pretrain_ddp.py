@@ -1,4 +1,8 @@
-"""Two-process DDP on CPU (gloo) gives the same loss and gradients as one process on the joint batch."""
+"""Two-process DDP on CPU (gloo) gives the same loss and gradients as one process on the joint batch.
+
+Run for SAIP (EMA expert) and SAIP* (frozen expert), whose standardised targets use the statistics
+of the global batch (all-reduced), not of each rank's half.
+"""
 
 from __future__ import annotations
 
@@ -48,12 +52,15 @@ def _grads(method):
     return {n: p.grad.clone() for n, p in method.named_parameters() if p.grad is not None}
 
 
-def _worker(rank, world, port, tmp, out):
+SAIP_STAR = ("expert.kind=frozen", "expert.teacher=random:vit_tiny", "objectives.feature_pairing=same")
+
+
+def _worker(rank, world, port, tmp, out, extra):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: never depend on the host's name resolution
     dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
     torch.manual_seed(0)
-    cfg = tiny_config(tmp)
+    cfg = tiny_config(tmp, *extra)
     method = build_method(cfg)
     model = DistributedDataParallel(method)
     batch = _rows(_joint_batch(cfg), rank * 2, rank * 2 + 2)
@@ -66,9 +73,10 @@ def _worker(rank, world, port, tmp, out):
     dist.destroy_process_group()
 
 
-def test_ddp_matches_single_process(tmp_path):
+@pytest.mark.parametrize("extra", [(), SAIP_STAR], ids=["saip-ema", "saip-star"])
+def test_ddp_matches_single_process(tmp_path, extra):
     torch.manual_seed(0)
-    cfg = tiny_config(tmp_path)
+    cfg = tiny_config(tmp_path, *extra)
     method = build_method(cfg)
     single = method(_joint_batch(cfg), SCHEDULE)
     single.loss.backward()
@@ -78,9 +86,11 @@ def test_ddp_matches_single_process(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = tmp_path / "ddp.pt"
-    mp.spawn(_worker, args=(2, port, tmp_path, out), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, port, tmp_path, out, extra), nprocs=2, join=True)
     ddp = torch.load(out, weights_only=True)
     assert torch.allclose(ddp["loss"], single.loss.detach(), rtol=1e-4, atol=1e-5)
     assert set(ddp["grads"]) == set(reference)
     for name, grad in reference.items():
-        assert torch.allclose(ddp["grads"][name], grad, rtol=1e-3, atol=1e-6), name
+        # float32 reductions in another order: differences ~1e-6 of the tensor's scale
+        scale = float(grad.abs().max())
+        assert torch.allclose(ddp["grads"][name], grad, rtol=1e-3, atol=1e-5 * scale + 1e-8), name

@@ -12,10 +12,10 @@ from torch import nn
 
 
 def make_ema_copy(module: nn.Module) -> nn.Module:
-    """A detached copy of ``module`` that never receives gradients."""
+    """A detached copy of ``module`` that never receives gradients, in eval mode (no drop path)."""
     expert = copy.deepcopy(module)
     expert.requires_grad_(False)
-    return expert
+    return expert.eval()
 
 
 @torch.no_grad()

@@ -238,8 +238,12 @@ class SAIPViewConfig:
         self._scaled_views = tuple(self._resolve_scaled_sources())
         # CSR
         if self.make_csr:
-            parse_view_source(self.csr_source, self.n_local, "csr_source")
-            parse_view_source(self.csr_anchor, self.n_local, "csr_anchor")
+            source = parse_view_source(self.csr_source, self.n_local, "csr_source")
+            if parse_view_source(self.csr_anchor, self.n_local, "csr_anchor") == source:
+                raise ValueError(
+                    f"csr_anchor {self.csr_anchor!r} and csr_source {self.csr_source!r} are the same view: "
+                    "CSR would reconstruct the patches it is shown (choose another anchor)"
+                )
             if not (math.isfinite(self.csr_scale) and self.csr_scale > 0):
                 raise ValueError(f"csr_scale must be > 0, got {self.csr_scale}")
             if not 0 < self.mask_ratio < 1:

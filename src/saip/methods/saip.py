@@ -24,10 +24,12 @@ L = w_csm L_csm + w_csr L_csr + w_css L_css; a zero weight builds no module and 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from saip.backbones import Backbone, BackboneOutput
+from saip.backbones.norm_stats import batchnorm_statistics_frozen
 from saip.config.schema import FEATURE_PAIRINGS, ObjectivesConfig
 from saip.experts import ema_update, make_ema_copy
 from saip.methods.base import MethodOutput, PretrainMethod, ScheduleValues
@@ -51,10 +53,23 @@ def standardize(features: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     Frozen teachers' pooled features share a large common component; matching raw features lets the
     student reach a low loss by predicting that mean for every image (measured: 1 - cos plateaued at
     0.67 with a probe no better than random init). Standardised targets keep only what differs
-    between images and positions.
+    between images and positions. Under DDP the mean and (unbiased) std are those of the global
+    batch (sums all-reduced over ranks), so the targets do not depend on how the batch is split.
     """
     features = features.float()
-    return (features - features.mean(dims, keepdim=True)) / (features.std(dims, keepdim=True) + 1e-6)
+    distributed = dist.is_available() and dist.is_initialized()
+    count = features.new_tensor(float(features.numel() // features.sum(dims, keepdim=True).numel()))
+    total = features.sum(dims, keepdim=True)
+    if distributed:
+        stats = torch.cat([total.flatten(), count.view(1)])
+        dist.all_reduce(stats)
+        total, count = stats[:-1].view_as(total), stats[-1]
+    mean = total / count
+    squares = (features - mean).square().sum(dims, keepdim=True)
+    if distributed:
+        dist.all_reduce(squares)
+    std = (squares / (count - 1)).sqrt()
+    return (features - mean) / (std + 1e-6)
 
 
 def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -108,6 +123,20 @@ class SAIPMethod(PretrainMethod):
             self.csr_decoder = CSRDecoder(dim, o.csr_dim, o.csr_depth, o.csr_heads, patch_size=student.stride)
         if self.use_css:
             self.css_decoder = CSSDecoder(dim, expert_dim, o.css_hidden_dim, o.css_heads)
+        self.train()
+
+    def train(self, mode: bool = True) -> SAIPMethod:
+        """Train mode for the student and decoders; the expert always runs in eval mode.
+
+        An EMA expert is a copy of the student, stochastic depth and dropout included: in train mode
+        two forwards of the same image would give different targets (DINO's teacher has no drop
+        path either). Its BatchNorm layers normalise with their EMA running statistics.
+        """
+        super().train(mode)
+        self.expert.train(False)
+        if hasattr(self, "expert_csm_head"):
+            self.expert_csm_head.train(False)
+        return self
 
     # ------------------------------------------------------------------------------------ encoders
     def _encode_views(self, batch, need_attention: bool) -> dict[str, BackboneOutput]:
@@ -118,8 +147,10 @@ class SAIPMethod(PretrainMethod):
         out = self.student(g.flatten(0, 1), return_attention=need_attention)
         for i in range(2):
             outputs[f"global{i}"] = _slice(out, i * n_b, (i + 1) * n_b)
-        need_locals = self.use_csm or (
-            self.use_css and any(s.startswith("local") for s in batch.css_query_sources)
+        need_locals = (
+            self.use_csm
+            or (self.use_css and any(s.startswith("local") for s in batch.css_query_sources))
+            or (self.use_csr and batch.csr_anchor_source.startswith("local"))
         )
         n_local = batch.local_views.shape[0]
         if need_locals and n_local > 0:
@@ -166,7 +197,8 @@ class SAIPMethod(PretrainMethod):
                 s_logits = [self.csm_head(s_out[v].image_token) for v in student_views]
                 with torch.no_grad():
                     t_logits = [self.expert_csm_head(t.image_token) for t in t_views]
-                loss_csm = self.csm_loss(s_logits, t_logits, schedule.teacher_temp)
+                loss_csm = self.csm_loss(s_logits, t_logits, schedule.teacher_temp, update_center=False)
+                self.csm_loss.accumulate_center(t_logits)  # applied once per optimizer step
                 for key, value in self.csm_loss.diagnostics(
                     s_logits, t_logits, schedule.teacher_temp
                 ).items():
@@ -224,8 +256,9 @@ class SAIPMethod(PretrainMethod):
 
     def _csr(self, batch, s_out) -> torch.Tensor:
         view = batch.csr_view  # (B, 3, Hr, Wr)
-        visible = self.student(view, ids_keep=batch.csr_ids_keep)
-        anchor = s_out[batch.csr_anchor_source]
+        with batchnorm_statistics_frozen(self.student):  # masked images stay out of BN running stats
+            visible = self.student(view, ids_keep=batch.csr_ids_keep)
+        anchor = s_out[self._view_name(batch.csr_anchor_source, batch.local_views.shape[0])]
         anchor_tokens = torch.cat([anchor.image_token.unsqueeze(1), anchor.patch_tokens], dim=1)
         grid = (view.shape[-2] // self.student.stride, view.shape[-1] // self.student.stride)
         pred = self.csr_decoder(
@@ -251,6 +284,7 @@ class SAIPMethod(PretrainMethod):
         ema_update(self.expert, self.student, schedule.momentum)
         if self.use_csm:
             ema_update(self.expert_csm_head, self.csm_head, schedule.momentum)
+            self.csm_loss.apply_center_update()
 
 
 def _slice(out: BackboneOutput, start: int, stop: int) -> BackboneOutput:

@@ -128,6 +128,7 @@ class CSMLoss(nn.Module):
         self.student_temp = student_temp
         self.center_momentum = center_momentum
         self.register_buffer("center", torch.zeros(1, out_dim))
+        self._pending: tuple[Tensor, Tensor] | None = None  # (sum (1, K), count) of this step
 
     def forward(
         self,
@@ -175,9 +176,32 @@ class CSMLoss(nn.Module):
 
         The sum and count are all-reduced across ranks when ``torch.distributed`` is initialised.
         """
-        t = _stack_views(teacher_outputs, "teacher_outputs").detach()  # (T, B, K)
+        self.accumulate_center(teacher_outputs)
+        self.apply_center_update()
+
+    @torch.no_grad()
+    def accumulate_center(self, teacher_outputs: list[Tensor]) -> None:
+        """Add one micro-batch's teacher logits to the pending centre statistics (no update yet).
+
+        With gradient accumulation the centre must move once per optimizer step over the whole
+        accumulated batch, or its momentum becomes ``m ** accum_steps``. The pending sums are plain
+        attributes, not buffers, so DDP's buffer broadcast cannot overwrite a rank's own sums.
+        """
+        t = _stack_views(teacher_outputs, "teacher_outputs").detach().float()  # (T, B, K)
         total = t.sum(dim=(0, 1)).unsqueeze(0)  # (1, K)
-        count = torch.tensor(float(t.shape[0] * t.shape[1]), device=t.device)
+        count = t.new_tensor(float(t.shape[0] * t.shape[1]))
+        if self._pending is None:
+            self._pending = (total, count)
+        else:
+            self._pending = (self._pending[0] + total, self._pending[1] + count)
+
+    @torch.no_grad()
+    def apply_center_update(self) -> None:
+        """Move the centre once with the pending statistics (all-reduced over ranks), then clear them."""
+        if self._pending is None:
+            return
+        total, count = self._pending
+        self._pending = None
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(total)
             dist.all_reduce(count)

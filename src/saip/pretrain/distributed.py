@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+
+from saip.backbones.norm_stats import has_batchnorm
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,16 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(value)
         value /= dist.get_world_size()
     return value
+
+
+def sync_batchnorm(module: nn.Module, info: DistInfo, device_type: str) -> nn.Module:
+    """BatchNorm -> SyncBatchNorm for multi-GPU DDP, so BN students normalise with the global batch.
+
+    PyTorch's SyncBatchNorm runs on GPUs only; on CPU (gloo) each rank keeps its own BN statistics.
+    """
+    if info.enabled and device_type == "cuda" and has_batchnorm(module):
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return module
 
 
 def cleanup() -> None:

@@ -26,7 +26,7 @@ from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged
 from saip.pretrain.atomic import atomic_write_text
 from saip.pretrain.builder import build_method, build_source, build_view_config
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
-from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed
+from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
 from saip.pretrain.finite import count_non_finite, grad_norm
 from saip.pretrain.metrics_log import MetricsLogger
 from saip.pretrain.optim import build_optimizer
@@ -96,7 +96,7 @@ class Trainer:
         self.global_batch = t.batch_size * t.accum_steps * self.dist.world_size
         self.peak_lr = scaled_lr(t.base_lr, self.global_batch)
 
-        self.method = build_method(cfg).to(self.device)
+        self.method = sync_batchnorm(build_method(cfg), self.dist, self.device.type).to(self.device)
         self.model = self.method
         if self.dist.enabled:
             self.model = DistributedDataParallel(

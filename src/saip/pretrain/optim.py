@@ -5,14 +5,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-_NO_DECAY_NAMES = ("pos_embed", "cls_token", "reg_token", "dist_token", "mask_token", "pattern_queries")
+_NO_DECAY_NAMES = (
+    "pos_embed",
+    "cls_token",
+    "reg_token",
+    "dist_token",
+    "mask_token",
+    "pattern_queries",
+    "router_query",  # DPAL's router query token
+    "gate_bias",  # D-PaDe gate offset, initialised to 1: decay would pull it to 0
+    "anchor_image_embed",  # CSR's learned type embedding of the anchor image token
+)
 
 
 def parameter_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     """Split trainable parameters into decayed (matrices, convs) and non-decayed groups.
 
     Non-decayed: every 1-D parameter (norm weights, biases, scalars) and embeddings/tokens whose
-    name ends with one of ``pos_embed``, ``cls_token``, ``mask_token``, ... (method.md recipe).
+    name ends with one of ``pos_embed``, ``cls_token``, ``mask_token``, learned query tokens and
+    gate offsets, ... (method.md recipe).
     """
     decay, no_decay = [], []
     for name, param in module.named_parameters():
