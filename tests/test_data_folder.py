@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from saip.data import CorruptImageError, PersonImageFolder, ViewDataset, as_pil, load_rgb
+from saip.errors import InputError
 
 
 def _save(
@@ -93,7 +94,7 @@ def test_last_corrupt_wraps_and_all_corrupt_raises(tmp_path: Path) -> None:
     dataset = PersonImageFolder(tmp_path)
     assert dataset[1].getpixel((0, 0)) == (9, 9, 9)
     (tmp_path / "a.jpg").write_bytes(b"")
-    with pytest.raises(RuntimeError, match="could be decoded"):
+    with pytest.raises(InputError, match="could be decoded"):
         PersonImageFolder(tmp_path)[0]
 
 

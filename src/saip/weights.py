@@ -7,11 +7,15 @@ safetensors, anything else with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
+
+from saip.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +23,32 @@ log = logging.getLogger(__name__)
 _NESTING_KEYS = ("model", "state_dict", "student", "teacher", "backbone", "module")
 # Prefixes that wrappers add in front of the backbone's own keys.
 _PREFIXES = ("module.", "backbone.", "student.", "encoder.", "model.", "image_encoder.")
+
+
+_CODE_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+# The boilerplate torch wraps around the actual reason of a weights_only refusal.
+_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def load_untrusted(path: str | Path, what: str = "file") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, never code.
+
+    Raises :class:`InputError` naming the file in one line: a pickle that asks to call a function
+    (the classic malicious ``__reduce__``) is refused and named as such; a truncated or foreign file
+    says so.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - report the file whatever went wrong
+        text = str(error)
+        code = _CODE_GLOBAL.search(text)
+        if code is not None:
+            reason = f"it asks to run code ({code.group(1)}); only plain tensors are ever loaded"
+        else:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            detail = next((line for line in lines if not line.startswith(_BOILERPLATE)), type(error).__name__)
+            reason = f"not a readable torch file ({detail[:160]})"
+        raise InputError(f"{what} {path}: refused: {reason}") from error
 
 
 def read_state_dict(path: str | Path, nesting_key: str | None = None) -> dict[str, torch.Tensor]:
@@ -34,15 +64,12 @@ def read_state_dict(path: str | Path, nesting_key: str | None = None) -> dict[st
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - report the file whatever went wrong
-        raise ValueError(f"cannot read weights from {path}: {error}") from error
+    obj = load_untrusted(path, "weights")
     if not isinstance(obj, Mapping):
-        raise ValueError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
+        raise InputError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
     if nesting_key is not None:
         if nesting_key not in obj:
-            raise KeyError(f"{path}: no {nesting_key!r} entry (has: {sorted(obj)[:10]})")
+            raise InputError(f"{path}: no {nesting_key!r} entry (has: {sorted(obj)[:10]})")
         obj = obj[nesting_key]
     else:
         for key in _NESTING_KEYS:
@@ -78,11 +105,11 @@ def load_backbone_weights(model: nn.Module, path: str | Path, nesting_key: str |
     state = strip_prefixes(read_state_dict(path, nesting_key), set(target))
     missing = [k for k in target if k not in state]
     if missing:
-        raise ValueError(f"{path}: {len(missing)} backbone weights missing, e.g. {missing[:5]}")
+        raise InputError(f"{path}: {len(missing)} backbone weights missing, e.g. {missing[:5]}")
     bad = [k for k in target if state[k].shape != target[k].shape]
     if bad:
         k = bad[0]
-        raise ValueError(
+        raise InputError(
             f"{path}: shape mismatch for {k}: file {tuple(state[k].shape)} "
             f"vs model {tuple(target[k].shape)} ({len(bad)} mismatches)"
         )

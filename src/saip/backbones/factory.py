@@ -9,6 +9,7 @@ from torch import nn
 from saip.backbones.conv import ConvBackbone
 from saip.backbones.registry import is_vit, resolve_timm_name
 from saip.backbones.vit import ViTBackbone
+from saip.errors import InputError
 
 Backbone = ViTBackbone | ConvBackbone
 
@@ -35,7 +36,7 @@ def create_backbone(
         )
     except RuntimeError as error:
         if "Unknown model" in str(error):
-            raise ValueError(f"unknown backbone {name!r}: not a saip alias or timm model name") from error
+            raise InputError(f"unknown backbone {name!r}: not a saip alias or timm model name") from error
         raise
     if weights is not None:
         from saip.weights import load_backbone_weights

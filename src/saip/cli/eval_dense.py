@@ -63,7 +63,7 @@ def _run(
     try:
         return call(root)
     except (FileNotFoundError, ValueError) as error:
-        typer.echo(f"saip eval {task}: {error}", err=True)
+        typer.echo(f"error: saip eval {task}: {error}", err=True)
         raise typer.Exit(code=2) from error
 
 

@@ -12,9 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from saip.config.schema import AMP_MODES, EXPERT_KINDS, FEATURE_PAIRINGS, METHODS, RunConfig
+from saip.errors import InputError
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config file or override is invalid; the message names the key or file."""
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from saip.data.image_io import IMAGE_EXTENSIONS, CorruptImageError, load_rgb
+from saip.errors import InputError
 
 logger = logging.getLogger("saip.data")
 
@@ -92,7 +93,7 @@ class PersonImageFolder(Dataset):
         if file_list is not None:
             self.paths = read_file_list(self.root, Path(file_list))
             if not self.paths:
-                raise ValueError(f"file list {file_list} lists no images")
+                raise InputError(f"file list {file_list} lists no images")
         else:
             self.paths = scan_images(self.root, self.extensions)
             if not self.paths:
@@ -100,6 +101,18 @@ class PersonImageFolder(Dataset):
                     f"no images with extensions {', '.join(self.extensions)} found under folder {self.root}"
                 )
         self.skipped_files: set[Path] = set()
+        self.skip_log: Path | None = None
+
+    def record_skips_to(self, path: str | os.PathLike[str]) -> None:
+        """Also append every skipped file (``PATH<TAB>reason``, one line each) to ``path``.
+
+        DataLoader workers are separate processes with their own ``skipped_files``; the shared file
+        lets the training loop report one total at the end (:func:`read_skip_log`).
+        """
+        self.skip_log = Path(path)
+        self.skip_log.parent.mkdir(parents=True, exist_ok=True)
+        for skipped in sorted(self.skipped_files):
+            _append_line(self.skip_log, f"{skipped}\tskipped before logging started")
 
     @property
     def num_skipped(self) -> int:
@@ -128,9 +141,26 @@ class PersonImageFolder(Dataset):
             except CorruptImageError as error:
                 self.skipped_files.add(path)
                 logger.warning("skipping unreadable image %s (%s)", path, error.reason)
+                if self.skip_log is not None:
+                    _append_line(self.skip_log, f"{path}\t{error.reason}")
                 continue
             return self.transform(image) if self.transform is not None else image
-        raise RuntimeError(f"none of the {n} images under {self.root} could be decoded (all are corrupt)")
+        raise InputError(f"none of the {n} images under {self.root} could be decoded (all are corrupt)")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r}, n={len(self)}, skipped={self.num_skipped})"
+
+
+def _append_line(path: Path, line: str) -> None:
+    """One ``write`` in append mode: lines from several worker processes never interleave."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line.replace("\n", " ") + "\n")
+
+
+def read_skip_log(path: str | os.PathLike[str]) -> list[str]:
+    """The distinct skipped files recorded in ``path`` (first-seen order); ``[]`` if there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    names = [line.split("\t", 1)[0] for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return list(dict.fromkeys(names))

@@ -4,7 +4,9 @@ A run folder written by ``saip pretrain`` holds ``backbone.json`` (``timm_name``
 ``img_size``, ``embed_dim``, ``stride``, ``mean``, ``std``) and ``backbone.safetensors`` (timm keys).
 A weight file (``.safetensors``, or a torch file read with ``weights_only=True``) needs ``arch``.
 ``random:<arch>`` builds the architecture at a seeded random init: the "none" row of the paper's
-ablation (method.md §3) and the baseline of the built-in probe.
+ablation (method.md §3) and the baseline of the built-in probe. ``efficientnet_lite0_imagenet`` is
+the ImageNet EfficientNet-Lite0 shipped offline (the built-in teacher of :mod:`saip.teachers`), the
+"ImageNet-supervised" row; its random counterpart is ``random:efficientnet_lite0``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 import torch
 
 from saip.backbones import Backbone, create_backbone, resolve_timm_name
+from saip.errors import InputError
 
 RANDOM_PREFIX = "random:"
+EFFICIENTNET_LITE0_IMAGENET = "efficientnet_lite0_imagenet"  # saip.teachers' built-in ImageNet weights
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -65,9 +69,9 @@ def _info(
 
 def _parse_img_size(value: object, where: str) -> tuple[int, int]:
     if not (isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int) for v in value)):
-        raise ValueError(f"{where}: img_size must be [H, W] integers, got {value!r}")
+        raise InputError(f"{where}: img_size must be [H, W] integers, got {value!r}")
     if value[0] % 16 or value[1] % 16:
-        raise ValueError(f"{where}: img_size {value} is not a multiple of 16")
+        raise InputError(f"{where}: img_size {value} is not a multiple of 16")
     return int(value[0]), int(value[1])
 
 
@@ -80,10 +84,10 @@ def _load_run_folder(folder: Path, img_size: tuple[int, int] | None) -> tuple[Ba
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{meta_path}: invalid JSON: {error}") from error
+        raise InputError(f"{meta_path}: invalid JSON: {error}") from error
     missing = [k for k in ("timm_name", "img_size") if k not in meta]
     if missing:
-        raise ValueError(f"{meta_path}: missing keys {missing}")
+        raise InputError(f"{meta_path}: missing keys {missing}")
     size = img_size or _parse_img_size(meta["img_size"], str(meta_path))
     backbone = create_backbone(meta["timm_name"], img_size=size, weights=weights)
     mean, std = meta.get("mean"), meta.get("std")
@@ -115,10 +119,15 @@ def load_backbone(
     """
     text = str(spec)
     size = _parse_img_size(tuple(img_size), "img_size option") if img_size is not None else None
-    if text.startswith(RANDOM_PREFIX):
+    if text == EFFICIENTNET_LITE0_IMAGENET:
+        from saip.teachers.loading import build_teacher_backbone
+
+        backbone, teacher = build_teacher_backbone(text)
+        info = _info(backbone, "efficientnet_lite0", size or (256, 128), text, teacher.mean, teacher.std)
+    elif text.startswith(RANDOM_PREFIX):
         name = text[len(RANDOM_PREFIX) :]
         if not name:
-            raise ValueError("random:<arch> needs an architecture, e.g. random:vit_tiny")
+            raise InputError("random:<arch> needs an architecture, e.g. random:vit_tiny")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             backbone = create_backbone(name, img_size=size or (256, 128))
@@ -129,7 +138,7 @@ def load_backbone(
             backbone, info = _load_run_folder(path, size)
         elif path.is_file():
             if arch is None:
-                raise ValueError(
+                raise InputError(
                     f"{path}: a weight file needs --arch (e.g. vit_tiny, starnet_s3, tiny_vit_5m)"
                 )
             backbone = create_backbone(arch, img_size=size or (256, 128), weights=path)

@@ -38,9 +38,19 @@ def build_view_config(cfg: RunConfig) -> SAIPViewConfig:
 
 
 def build_source(cfg: RunConfig):
-    """Person images: a folder (``data.root``) or the embedded synthetic persons."""
+    """Person images: a folder (``data.root``) or the embedded synthetic persons.
+
+    A folder is checked up front (it exists, holds images, at least one decodes), so bad data ends
+    in one line naming ``data.root``/``data.file_list`` before any run folder is written.
+    """
     if cfg.data.root:
-        return PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
+        option = "data.file_list" if cfg.data.file_list else "data.root (--data)"
+        try:
+            folder = PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
+            folder[0]  # decodes the first readable image; raises if none is
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"{option}: {error}") from error
+        return folder
     from saip.synth import SyntheticPersonDataset
 
     return SyntheticPersonDataset(
@@ -53,12 +63,14 @@ def build_source(cfg: RunConfig):
 
 
 def build_student(cfg: RunConfig):
-    return create_backbone(
-        cfg.model.backbone,
-        img_size=tuple(cfg.model.img_size),
-        weights=cfg.model.weights,
-        drop_path_rate=cfg.model.drop_path,
-    )
+    m = cfg.model
+    try:
+        return create_backbone(
+            m.backbone, img_size=tuple(m.img_size), weights=m.weights, drop_path_rate=m.drop_path
+        )
+    except (OSError, ValueError, KeyError) as error:
+        option = f"model.weights={m.weights}" if m.weights else f"model.backbone={m.backbone!r}"
+        raise ConfigError(f"{option}: {error}") from error
 
 
 def build_frozen_expert(cfg: RunConfig, student):
@@ -66,13 +78,16 @@ def build_frozen_expert(cfg: RunConfig, student):
     from saip.teachers import build_teacher
 
     views = build_view_config(cfg)
-    return build_teacher(
-        cfg.expert.teacher,
-        student_stride=student.stride,
-        img_size=tuple(cfg.expert.teacher_img_size or cfg.model.img_size),
-        input_mean=views.mean,
-        input_std=views.std,
-    )
+    try:
+        return build_teacher(
+            cfg.expert.teacher,
+            student_stride=student.stride,
+            img_size=tuple(cfg.expert.teacher_img_size or cfg.model.img_size),
+            input_mean=views.mean,
+            input_std=views.std,
+        )
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"expert.teacher={cfg.expert.teacher!r}: {error}") from error
 
 
 def build_method(cfg: RunConfig) -> PretrainMethod:

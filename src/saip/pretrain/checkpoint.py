@@ -16,7 +16,11 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from saip.errors import InputError
 from saip.pretrain.atomic import atomic_write, atomic_write_text
+from saip.weights import load_untrusted
+
+_REQUIRED_KEYS = ("method", "optimizer", "step", "config")
 
 
 def rng_state() -> dict[str, Any]:
@@ -74,7 +78,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` without unpickling code."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    state = load_untrusted(path, "checkpoint")
+    missing = [k for k in _REQUIRED_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise InputError(f"checkpoint {path}: not a saip training checkpoint (no {', '.join(missing)})")
+    return state
 
 
 def save_backbone(

@@ -20,10 +20,12 @@ from torch.utils.data import DataLoader
 
 from saip.config.load import ConfigError, config_from_dict, to_yaml
 from saip.config.schema import RunConfig
-from saip.data import SAIPCollate, ViewDataset
+from saip.data import PersonImageFolder, SAIPCollate, ViewDataset
+from saip.data.folder import read_skip_log
+from saip.errors import InputError
 from saip.methods.base import ScheduleValues
 from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged
-from saip.pretrain.atomic import atomic_write_text
+from saip.pretrain.atomic import atomic_write_text, probe_writable, remove_stale_temporaries
 from saip.pretrain.builder import build_method, build_source, build_view_config
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
@@ -60,10 +62,21 @@ class Trainer:
         self.run_dir = Path(cfg.out)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self.resume_state = None
+        try:  # before anything is built: a read-only or full disk fails now, not at the first save
+            probe_writable(self.run_dir)
+        except OSError as error:
+            raise ConfigError(
+                f"out (--out): cannot write to {self.run_dir}: {error.strerror or error}"
+            ) from error
+        for folder in (self.run_dir, self.ckpt_path.parent):
+            remove_stale_temporaries(folder)  # left by checkpoint writes that kill -9 interrupted
         if resume:
             if not self.ckpt_path.is_file():
                 raise ConfigError(f"--resume: no checkpoint at {self.ckpt_path}")
-            self.resume_state = load_checkpoint(self.ckpt_path)
+            try:
+                self.resume_state = load_checkpoint(self.ckpt_path)
+            except InputError as error:
+                raise ConfigError(f"--resume: {error}") from error
             cfg = config_from_dict(self.resume_state["config"])
             cfg.out = str(self.run_dir)
         elif self.ckpt_path.exists() and not overwrite:
@@ -81,7 +94,13 @@ class Trainer:
         torch.manual_seed(t.seed + self.dist.rank)
 
         self.view_config = build_view_config(cfg)
-        self.dataset = ViewDataset(build_source(cfg), self.view_config, seed=t.seed)
+        source = build_source(cfg)
+        self.skip_log = self.run_dir / "logs" / "skipped.txt"
+        if isinstance(source, PersonImageFolder):
+            if self.dist.is_main and resume is False:
+                self.skip_log.unlink(missing_ok=True)  # a new run starts a new record
+            source.record_skips_to(self.skip_log)
+        self.dataset = ViewDataset(source, self.view_config, seed=t.seed)
         self.sampler = EpochSampler(len(self.dataset), t.seed, self.dist.rank, self.dist.world_size)
         batches_per_epoch = self.sampler.per_rank() // t.batch_size
         if batches_per_epoch < t.accum_steps:
@@ -247,6 +266,14 @@ class Trainer:
             if bar is not None:
                 bar.close()
             self.logger.close()
+        skipped = read_skip_log(self.skip_log) if self.dist.is_main else []
+        if skipped:
+            log.warning(
+                "skipped %d unreadable image(s) in this run (first: %s); all are listed in %s",
+                len(skipped),
+                skipped[0],
+                self.skip_log,
+            )
         if self.dist.is_main and self.step >= self.total_steps:
             v = self.view_config
             save_backbone(

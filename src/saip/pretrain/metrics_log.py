@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+
+def _json_value(value):
+    """Floats rounded to 6 decimals; NaN/inf as ``null`` (JSON has no NaN: strict readers reject it)."""
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
 
 
 class MetricsLogger:
     """Appends scalars to ``RUN/logs/metrics.jsonl`` and a TensorBoard event file (main rank only).
 
-    On resume, lines with a step beyond the resumed step are dropped so the log matches the state.
+    On resume, lines with a step beyond the resumed step are dropped so the log matches the state
+    (and TensorBoard purges its events past that step). Every line is strict JSON (NaN -> null).
     """
 
     def __init__(self, run_dir: Path, enabled: bool = True, resume_step: int | None = None) -> None:
@@ -29,19 +38,18 @@ class MetricsLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(run_dir / "logs"))
+            # purge_step: TensorBoard hides the events past the resumed step, so no step shows twice
+            purge = None if resume_step is None else resume_step + 1
+            self._tb = SummaryWriter(log_dir=str(run_dir / "logs"), purge_step=purge)
         except ImportError:  # tensorboard is a declared dependency; keep JSONL logging regardless
             self._tb = None
 
     def log(self, step: int, scalars: dict[str, float]) -> None:
         if not self.enabled:
             return
-        record = {
-            "step": step,
-            **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in scalars.items()},
-        }
+        record = {"step": step, **{k: _json_value(v) for k, v in scalars.items()}}
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write(json.dumps(record, allow_nan=False) + "\n")
         if self._tb is not None:
             for key, value in scalars.items():
                 if isinstance(value, int | float):

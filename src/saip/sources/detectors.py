@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from saip.errors import MissingDependencyError
 from saip.sources.box_ops import nms
 
 logger = logging.getLogger("saip.sources")
@@ -31,8 +32,8 @@ def import_cv2() -> Any:
     """The ``cv2`` module, or an ImportError saying how to install it."""
     try:
         import cv2
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
+    except ImportError as error:
+        raise MissingDependencyError(
             "video sources need OpenCV: pip install 'saip[video]' (opencv-python-headless)"
         ) from error
     return cv2

@@ -35,6 +35,7 @@ import torch
 
 from saip.backbones import Backbone, create_backbone, resolve_timm_name
 from saip.backbones.registry import is_vit
+from saip.errors import InputError
 from saip.teachers.frozen import FrozenTeacher
 from saip.weights import load_backbone_weights, read_state_dict
 
@@ -81,11 +82,11 @@ def efficientnet_lite0_imagenet_state_dict() -> dict[str, torch.Tensor]:
     source = read_state_dict(path)
     target = timm.create_model("efficientnet_lite0", pretrained=False).state_dict()
     if len(source) != len(target):
-        raise ValueError(f"{path}: {len(source)} tensors, timm efficientnet_lite0 has {len(target)}")
+        raise InputError(f"{path}: {len(source)} tensors, timm efficientnet_lite0 has {len(target)}")
     out: dict[str, torch.Tensor] = {}
     for (src_key, tensor), (dst_key, ref) in zip(source.items(), target.items(), strict=True):
         if tensor.shape != ref.shape:
-            raise ValueError(
+            raise InputError(
                 f"{path}: tensor {src_key} {tuple(tensor.shape)} does not fit timm's "
                 f"{dst_key} {tuple(ref.shape)}"
             )
@@ -115,7 +116,7 @@ def _vit_img_size(state: dict[str, torch.Tensor], timm_name: str) -> tuple[int, 
         side = math.isqrt(max(n - prefix, 0))
         if side > 0 and side * side == n - prefix:
             return side * patch, side * patch
-    raise ValueError(
+    raise InputError(
         f"teacher {timm_name!r}: cannot infer the input size from a position embedding of "
         f"{n} tokens; pass img_size"
     )
@@ -133,7 +134,7 @@ def _from_run_folder(folder: Path, img_size: tuple[int, int] | None) -> tuple[Ba
         size = tuple(int(v) for v in (img_size or meta["img_size"]))
         mean, std = tuple(float(v) for v in meta["mean"]), tuple(float(v) for v in meta["std"])
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{meta_path}: malformed backbone description ({error})") from error
+        raise InputError(f"{meta_path}: malformed backbone description ({error})") from error
     backbone = create_backbone(timm_name, img_size=size, weights=weights)
     info = TeacherInfo(str(folder), timm_name, size, backbone.embed_dim, mean, std)
     return backbone, info
@@ -143,7 +144,7 @@ def _from_file(
     path: Path, arch: str | None, img_size: tuple[int, int] | None
 ) -> tuple[Backbone, TeacherInfo]:
     if arch is None:
-        raise ValueError(
+        raise InputError(
             f"teacher weights {path}: name the architecture (arch=... or 'ARCH:{path}', e.g. 'vit_small')"
         )
     timm_name = resolve_timm_name(arch)
@@ -193,7 +194,7 @@ def build_teacher_backbone(
         prefix, rest = spec.split(":", 1)
         if Path(rest).expanduser().is_file():
             return _from_file(Path(rest).expanduser(), prefix, img_size)
-    raise ValueError(
+    raise InputError(
         f"teacher {spec!r}: not a built-in teacher ({', '.join(BUILTIN_TEACHERS)}), an existing run folder, "
         "weights file or 'ARCH:weights-file', nor 'random:<arch>' (model names alone have no weights offline)"
     )

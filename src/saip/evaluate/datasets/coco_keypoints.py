@@ -10,6 +10,7 @@ cropped around its ground-truth box (the "GT boxes" setting of SimpleBaseline/Vi
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from torch.utils.data import Dataset
 
 from saip.data.image_io import load_rgb
 from saip.data.normalize import normalize
+from saip.errors import InputError
 from saip.evaluate.topdown import (
     affine_matrix,
     apply_affine,
@@ -64,10 +66,30 @@ def _flip_pairs(names: list[str]) -> list[tuple[int, int]]:
     return pairs
 
 
-def load_coco_keypoints(annotation_file: Path, image_dir: Path) -> CocoKeypoints:
+def _annotation_keypoints(ann: dict[str, Any], fields: Sequence[str], annotation_file: Path) -> np.ndarray:
+    """``(K, 3)`` keypoints of one annotation: its keypoint ``fields`` concatenated in order."""
+    lists = []
+    for field in fields:
+        if field not in ann:
+            raise InputError(f"{annotation_file}: annotation {ann.get('id')} has no {field!r}")
+        lists.append(np.asarray(ann[field], dtype=np.float64).reshape(-1, 3))
+    return np.concatenate(lists) if lists else np.zeros((0, 3))
+
+
+def load_coco_keypoints(
+    annotation_file: Path,
+    image_dir: Path,
+    fields: Sequence[str] = ("keypoints",),
+    names: Sequence[str] | None = None,
+    flip_pairs: Sequence[tuple[int, int]] | None = None,
+) -> CocoKeypoints:
     """Read a COCO keypoints JSON; images are resolved under ``image_dir``.
 
-    Raises ``FileNotFoundError``/``ValueError`` naming the file when it is missing or malformed.
+    ``fields`` are the annotation keys whose ``[x, y, v] * n`` lists make up the keypoints, in
+    order (COCO: ``keypoints``; COCO-WholeBody adds its foot/face/hand lists), ``names`` and
+    ``flip_pairs`` describe them (default: the category's ``keypoints`` names, left/right pairs
+    from the names). Raises ``FileNotFoundError``/``ValueError`` naming the file when it is missing
+    or malformed.
     """
     annotation_file, image_dir = Path(annotation_file), Path(image_dir)
     if not annotation_file.is_file():
@@ -77,22 +99,30 @@ def load_coco_keypoints(annotation_file: Path, image_dir: Path) -> CocoKeypoints
     try:
         dataset = json.loads(annotation_file.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{annotation_file}: invalid JSON: {error}") from error
+        raise InputError(f"{annotation_file}: invalid JSON: {error}") from error
     for key in ("images", "annotations", "categories"):
         if key not in dataset:
-            raise ValueError(f"{annotation_file}: not a COCO annotation file (no {key!r})")
+            raise InputError(f"{annotation_file}: not a COCO annotation file (no {key!r})")
     person = [c for c in dataset["categories"] if c.get("keypoints")]
     if not person:
-        raise ValueError(f"{annotation_file}: no category with 'keypoints' names (not a keypoint file)")
-    category_id, names = person[0]["id"], list(person[0]["keypoints"])
+        raise InputError(f"{annotation_file}: no category with 'keypoints' names (not a keypoint file)")
+    category_id = person[0]["id"]
+    names = list(person[0]["keypoints"]) if names is None else list(names)
+    for img in dataset["images"]:
+        missing = [key for key in ("id", "file_name") if key not in img]
+        if missing:
+            raise InputError(f"{annotation_file}: image entry {img.get('id', img)} has no {missing[0]!r}")
     images = {img["id"]: img for img in dataset["images"]}
     instances = []
     for ann in dataset["annotations"]:
         if ann.get("category_id") != category_id or ann.get("iscrowd", 0):
             continue
-        kps = np.asarray(ann.get("keypoints", []), dtype=np.float64).reshape(-1, 3)
+        missing = [key for key in ("id", "image_id", "bbox") if key not in ann]
+        if missing:
+            raise InputError(f"{annotation_file}: annotation {ann.get('id', '?')} has no {missing[0]!r}")
+        kps = _annotation_keypoints(ann, fields, annotation_file)
         if len(kps) != len(names):
-            raise ValueError(
+            raise InputError(
                 f"{annotation_file}: annotation {ann.get('id')} has {len(kps)} keypoints, "
                 f"the category names {len(names)}"
             )
@@ -100,12 +130,17 @@ def load_coco_keypoints(annotation_file: Path, image_dir: Path) -> CocoKeypoints
         if w <= 1 or h <= 1 or (kps[:, 2] > 0).sum() == 0:
             continue
         if ann["image_id"] not in images:
-            raise ValueError(
+            raise InputError(
                 f"{annotation_file}: annotation {ann.get('id')} refers to unknown image {ann['image_id']}"
             )
         path = image_dir / images[ann["image_id"]]["file_name"]
         instances.append(PersonInstance(path, int(ann["image_id"]), int(ann["id"]), (x, y, w, h), kps))
-    pairs = COCO_FLIP_PAIRS if len(names) == 17 and names[0] == "nose" else _flip_pairs(names)
+    if flip_pairs is not None:
+        pairs = [tuple(p) for p in flip_pairs]
+    elif len(names) == 17 and names[0] == "nose":
+        pairs = COCO_FLIP_PAIRS
+    else:
+        pairs = _flip_pairs(names)
     return CocoKeypoints(dataset, instances, names, pairs)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from saip.errors import InputError
+
 _MARKET_NAME = re.compile(r"^(-?\d+)_c(\d+)")
 MARKET_DIRS = ("bounding_box_train", "query", "bounding_box_test")
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -56,7 +58,7 @@ def parse_market_name(name: str) -> tuple[int, int]:
     """``"0002_c1s1_000451_03.jpg"`` → ``(2, 1)``: identity and camera (cameras are 1-based)."""
     match = _MARKET_NAME.match(name)
     if match is None:
-        raise ValueError(f"not a Market-1501 file name (expected PPPP_cC...): {name!r}")
+        raise InputError(f"not a Market-1501 file name (expected PPPP_cC...): {name!r}")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -66,8 +68,11 @@ def read_market_split(folder: Path) -> ReidSplit:
         raise FileNotFoundError(f"Market-1501 split folder not found: {folder}")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
     if not paths:
-        raise ValueError(f"no images in {folder}")
-    parsed = [parse_market_name(p.name) for p in paths]
+        raise InputError(f"no images in {folder}")
+    try:
+        parsed = [parse_market_name(p.name) for p in paths]
+    except InputError as error:
+        raise InputError(f"{folder}: {error}") from error
     return ReidSplit(paths, np.array([p for p, _ in parsed]), np.array([c for _, c in parsed]))
 
 
@@ -81,16 +86,16 @@ def _read_msmt_list(root: Path, list_name: str, image_dir: str) -> ReidSplit:
             continue
         parts = line.split()
         if len(parts) != 2:
-            raise ValueError(f"{list_file}:{line_no}: expected 'PATH PID', got {line!r}")
+            raise InputError(f"{list_file}:{line_no}: expected 'PATH PID', got {line!r}")
         rel, pid = parts
         fields = Path(rel).name.split("_")
         if len(fields) < 3 or not fields[2].isdigit():
-            raise ValueError(f"{list_file}:{line_no}: cannot read the camera from {rel!r}")
+            raise InputError(f"{list_file}:{line_no}: cannot read the camera from {rel!r}")
         paths.append(root / image_dir / rel)
         pids.append(int(pid))
         camids.append(int(fields[2]))
     if not paths:
-        raise ValueError(f"{list_file} lists no images")
+        raise InputError(f"{list_file} lists no images")
     return ReidSplit(paths, np.array(pids), np.array(camids))
 
 
@@ -151,7 +156,7 @@ def pk_batches(
     by_id: dict[int, np.ndarray] = {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
     ids = np.array(sorted(by_id))
     if len(ids) < 2:
-        raise ValueError(f"PK sampling needs at least 2 identities, got {len(ids)}")
+        raise InputError(f"PK sampling needs at least 2 identities, got {len(ids)}")
     p = min(p, len(ids))
     batches = []
     for _ in range(num_batches):
