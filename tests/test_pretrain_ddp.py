@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import socket
+import time
 from dataclasses import fields, replace
 
 import pytest
@@ -94,3 +95,45 @@ def test_ddp_matches_single_process(tmp_path, extra):
         # float32 reductions in another order: differences ~1e-6 of the tensor's scale
         scale = float(grad.abs().max())
         assert torch.allclose(ddp["grads"][name], grad, rtol=1e-3, atol=1e-5 * scale + 1e-8), name
+
+
+def _nan_worker(rank, world, port, tmp, messages):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    os.environ.update(LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
+    from saip.pretrain import Trainer, TrainingDiverged
+    from saip.pretrain.distributed import cleanup
+
+    trainer = Trainer(tiny_config(tmp, "train.max_steps=6", "train.device=cpu"), progress=False)
+    if rank == 1:
+        forward = trainer.method.forward
+
+        def poisoned(batch, schedule):
+            out = forward(batch, schedule)
+            if schedule.step == 2:
+                out.loss = out.loss * float("nan")
+            return out
+
+        trainer.method.forward = poisoned
+    try:
+        trainer.train()
+        message = "finished without stopping"
+    except TrainingDiverged as error:
+        message = str(error)
+    (messages / f"rank{rank}.txt").write_text(message)
+    cleanup()
+
+
+def test_nan_on_one_rank_stops_every_rank_without_a_hang(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context = mp.spawn(_nan_worker, args=(2, port, tmp_path, tmp_path), nprocs=2, join=False)
+    deadline = time.monotonic() + 120
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail("a rank hung after the NaN on rank 1")
+    rank0, rank1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
+    assert rank1.startswith("step 3: loss is nan")
+    assert rank0.startswith("step 3:") and "another rank" in rank0

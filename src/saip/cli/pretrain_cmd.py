@@ -37,8 +37,15 @@ def register(app: typer.Typer) -> None:
             None, "--backbone", help="vit_tiny, starnet_s3, tiny_vit_5m or a timm name."
         ),
         out: Path | None = typer.Option(None, "--out", "-o", help="Run folder."),
-        resume: bool = typer.Option(
-            False, "--resume", help="Continue the run in --out from its last checkpoint."
+        resume: str | None = typer.Option(
+            None,
+            "--resume",
+            is_flag=False,
+            flag_value="yes",
+            metavar="[auto]",
+            help="Continue the run in --out from its last checkpoint (overrides: only resume-safe keys "
+            "such as train.max_steps, data.root, probe.*). '--resume auto': resume if a checkpoint "
+            "exists, else start (for requeued jobs).",
         ),
         overwrite: bool = typer.Option(False, "--overwrite", help="Start again even if --out holds a run."),
         no_probe: bool = typer.Option(False, "--no-probe", help="Skip the built-in probe at the end."),
@@ -48,7 +55,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pretrain a lightweight backbone. Without arguments: the CPU demo recipe on synthetic persons."""
         from saip.config import ConfigError, list_recipes, load_config
-        from saip.pretrain import TrainingDiverged, pretrain
+        from saip.pretrain import TrainingDiverged, TrainingInterrupted, pretrain
 
         if list_recipes_flag:
             typer.echo("\n".join(list_recipes()))
@@ -68,15 +75,26 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             items.append(f"out={out}")
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        if resume not in (None, "yes", "auto"):
+            raise typer.BadParameter(f"give no value or 'auto', not {resume!r}", param_hint="--resume")
         try:
-            cfg = load_config(None if resume else config, items)
-            if resume and out is None:
+            if resume is not None and out is None:
                 raise ConfigError("--resume needs --out RUN_FOLDER")
-            run_dir = pretrain(cfg, resume=resume, overwrite=overwrite, probe=False if no_probe else None)
+            cfg = load_config(config, items)
+            run_dir = pretrain(
+                cfg,
+                resume={None: False, "yes": True, "auto": "auto"}[resume],
+                overwrite=overwrite,
+                probe=False if no_probe else None,
+                overrides=[item for item in items if not item.startswith("out=")],
+            )
         except ConfigError as error:
             typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from error
         except TrainingDiverged as error:
             typer.secho(f"training stopped: {error}", fg=typer.colors.RED, err=True)
             raise typer.Exit(3) from error
+        except TrainingInterrupted as error:
+            typer.secho(f"interrupted: {error}", fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(75) from error  # EX_TEMPFAIL: try again (requeue)
         typer.echo(f"run folder: {run_dir}")

@@ -1,6 +1,14 @@
 """Run configuration: typed schema, shipped recipes, dotted overrides."""
 
-from saip.config.load import ConfigError, config_from_dict, list_recipes, load_config, to_yaml, validate
+from saip.config.load import (
+    ConfigError,
+    config_from_dict,
+    list_recipes,
+    load_config,
+    resume_config,
+    to_yaml,
+    validate,
+)
 from saip.config.schema import RunConfig
 
 __all__ = [
@@ -9,6 +17,7 @@ __all__ = [
     "RunConfig",
     "list_recipes",
     "load_config",
+    "resume_config",
     "to_yaml",
     "validate",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from saip.config.schema import AMP_MODES, EXPERT_KINDS, FEATURE_PAIRINGS, METHODS, RunConfig
+from saip.config.schema import AMP_MODES, EXPERT_KINDS, FEATURE_PAIRINGS, METHODS, RESUME_SAFE_KEYS, RunConfig
 from saip.errors import InputError
 
 
@@ -73,16 +73,47 @@ def load_config(recipe: str | None = None, overrides: list[str] | None = None) -
     cfg = OmegaConf.structured(RunConfig)
     if recipe:
         cfg = _merge_file(cfg, _recipe_path(recipe))
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like key.sub=value")
-        key, value = item.split("=", 1)
+    run: RunConfig = OmegaConf.to_object(_apply_overrides(cfg, overrides or []))
+    validate(run)
+    return run
+
+
+def _override_key(item: str) -> str:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like key.sub=value")
+    return item.split("=", 1)[0].strip()
+
+
+def _apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    for item in overrides:
+        key = _override_key(item)
         try:
-            parsed = OmegaConf.from_dotlist([f"{key}={value}"])
-            cfg = OmegaConf.merge(cfg, parsed)
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{key}={item.split('=', 1)[1]}"]))
         except (ConfigKeyError, ValidationError, OmegaConfBaseException) as error:
             raise ConfigError(f"override {item!r}: {_describe(error)}") from error
-    run: RunConfig = OmegaConf.to_object(cfg)
+    return cfg
+
+
+def resume_config(saved: dict, overrides: list[str]) -> RunConfig:
+    """The config of a resumed run: the checkpoint's, with the ``overrides`` that are safe to change.
+
+    Safe (:data:`RESUME_SAFE_KEYS`): more (or fewer) steps/epochs, a moved data folder, workers,
+    logging/checkpoint intervals, the device, the probe. Any other key that would get a value other
+    than the saved one makes the resumed run a different training and is refused, naming the key
+    (the same value is accepted, so a requeued job can repeat its whole command line).
+    """
+    base = OmegaConf.structured(config_from_dict(saved))
+    merged = _apply_overrides(base, overrides)
+    for item in overrides:
+        key = _override_key(item)
+        safe = any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUME_SAFE_KEYS)
+        if not safe and OmegaConf.select(merged, key) != OmegaConf.select(base, key):
+            raise ConfigError(
+                f"--resume: {key} cannot change when a run is resumed (saved: "
+                f"{OmegaConf.select(base, key)!r}); drop {key}=..., or start a new run with another "
+                f"--out. Keys that may change: {', '.join(RESUME_SAFE_KEYS)}"
+            )
+    run: RunConfig = OmegaConf.to_object(merged)
     validate(run)
     return run
 
@@ -117,6 +148,7 @@ def validate(cfg: RunConfig) -> None:
     need(len(cfg.train.betas) == 2, "train.betas", "needs two values")
     need(cfg.train.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1")
     need(cfg.train.log_every >= 1, "train.log_every", "must be >= 1")
+    need(cfg.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be >= 1")
     from saip.data.config import SAIPViewConfig
 
     try:

@@ -26,6 +26,8 @@ class DataConfig:
     synthetic_identities: int = 400
     synthetic_images_per_id: int = 8
     num_workers: int = 2
+    # Paper recipes set this: training them on the embedded synthetic persons warns loudly.
+    needs_real_data: bool = False
     # Overrides of saip.data.SAIPViewConfig (unknown keys rejected there), e.g. {"n_local": 4}.
     views: dict[str, Any] = field(default_factory=dict)
 
@@ -107,6 +109,7 @@ class TrainConfig:
     device: str = "auto"
     log_every: int = 10
     checkpoint_every: int = 200
+    keep_checkpoints: int = 1  # > 1 also keeps checkpoints/step_XXXXXXXX.pt of the last N saves
     stop_on_collapse: bool = True
 
 
@@ -134,3 +137,19 @@ METHODS = ("saip", "saip_star", "dpal")
 EXPERT_KINDS = ("ema", "frozen")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 FEATURE_PAIRINGS = ("same", "cross")
+# Keys a resumed run may change (``saip pretrain --resume``): they do not alter the training it
+# continues. A key ending in "." admits every key below it.
+RESUME_SAFE_KEYS = (
+    "train.max_steps",
+    "train.epochs",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.device",
+    "train.stop_on_collapse",
+    "data.root",
+    "data.file_list",
+    "data.num_workers",
+    "probe.",
+    "out",
+)

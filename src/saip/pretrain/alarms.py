@@ -16,6 +16,10 @@ class TrainingDiverged(RuntimeError):
     """A NaN/inf or a collapse stopped the run; the last good checkpoint is kept."""
 
 
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM/SIGUSR1 (a scheduler's pre-emption) stopped the run after writing a checkpoint."""
+
+
 @dataclass
 class AlarmThresholds:
     collapse_std: float = 1e-4

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,22 +20,24 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from saip.config.load import ConfigError, config_from_dict, to_yaml
+from saip.config.load import ConfigError, resume_config, to_yaml
 from saip.config.schema import RunConfig
 from saip.data import PersonImageFolder, SAIPCollate, ViewDataset
 from saip.data.folder import read_skip_log
 from saip.errors import InputError
 from saip.methods.base import ScheduleValues
-from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged
-from saip.pretrain.atomic import atomic_write_text, probe_writable, remove_stale_temporaries
+from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged, TrainingInterrupted
+from saip.pretrain.atomic import atomic_write_text
 from saip.pretrain.builder import build_method, build_source, build_view_config
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
 from saip.pretrain.finite import count_non_finite, grad_norm
 from saip.pretrain.metrics_log import MetricsLogger
 from saip.pretrain.optim import build_optimizer
+from saip.pretrain.run_folder import RunFolder
 from saip.pretrain.sampler import EpochSampler
 from saip.pretrain.schedules import cosine_lr, cosine_momentum, scaled_lr, teacher_temperature
+from saip.pretrain.stop_signals import StopRequests
 
 log = logging.getLogger(__name__)
 
@@ -58,32 +62,26 @@ def autocast_context(amp: str, device: torch.device):
 class Trainer:
     """Owns one run: builds everything from the config, trains, checkpoints, resumes."""
 
-    def __init__(self, cfg: RunConfig, resume: bool = False, overwrite: bool = False, progress: bool = True):
-        self.run_dir = Path(cfg.out)
-        self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
+    def __init__(
+        self,
+        cfg: RunConfig,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool = True,
+        overrides: Sequence[str] = (),
+    ):
+        """``resume``: continue ``cfg.out`` from its checkpoint, with the config saved there plus the
+        resume-safe ``overrides`` (:func:`saip.config.resume_config`); other keys are refused."""
+        self.folder = RunFolder(cfg.out)
+        self.run_dir, self.ckpt_path = self.folder.path, self.folder.last
+        self.folder.prepare(resume, overwrite, is_main=int(os.environ.get("RANK", 0)) == 0)
         self.resume_state = None
-        try:  # before anything is built: a read-only or full disk fails now, not at the first save
-            probe_writable(self.run_dir)
-        except OSError as error:
-            raise ConfigError(
-                f"out (--out): cannot write to {self.run_dir}: {error.strerror or error}"
-            ) from error
-        for folder in (self.run_dir, self.ckpt_path.parent):
-            remove_stale_temporaries(folder)  # left by checkpoint writes that kill -9 interrupted
         if resume:
-            if not self.ckpt_path.is_file():
-                raise ConfigError(f"--resume: no checkpoint at {self.ckpt_path}")
             try:
                 self.resume_state = load_checkpoint(self.ckpt_path)
             except InputError as error:
                 raise ConfigError(f"--resume: {error}") from error
-            cfg = config_from_dict(self.resume_state["config"])
-            cfg.out = str(self.run_dir)
-        elif self.ckpt_path.exists() and not overwrite:
-            raise ConfigError(
-                f"out: {self.run_dir} already holds a run; pass --resume to continue it or "
-                "--overwrite to start again"
-            )
+            cfg = resume_config(self.resume_state["config"], [*overrides, f"out={self.run_dir}"])
         self.cfg = cfg
         t = cfg.train
         self.device = resolve_device(t.device)
@@ -93,9 +91,17 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         torch.manual_seed(t.seed + self.dist.rank)
 
+        if cfg.data.needs_real_data and not cfg.data.root and self.dist.is_main:
+            log.warning(
+                "\n%s\nThis is a paper recipe, but data.root is not set: it trains on the EMBEDDED "
+                "SYNTHETIC persons (%d images), not on LUPerson. Set data.root=/path/to/LUP1M.\n%s",
+                "!" * 100,
+                cfg.data.synthetic_identities * cfg.data.synthetic_images_per_id,
+                "!" * 100,
+            )
         self.view_config = build_view_config(cfg)
         source = build_source(cfg)
-        self.skip_log = self.run_dir / "logs" / "skipped.txt"
+        self.skip_log = self.folder.skip_log
         if isinstance(source, PersonImageFolder):
             if self.dist.is_main and resume is False:
                 self.skip_log.unlink(missing_ok=True)  # a new run starts a new record
@@ -127,9 +133,15 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.saved_step: int | None = None  # step of the checkpoint on disk that this run wrote or resumed
+        self.stop, self.stop_now = StopRequests(), False
         if self.resume_state is not None:
             self._restore(self.resume_state)
             self.saved_step = self.step
+            if self.step > self.total_steps:
+                raise ConfigError(
+                    f"train.max_steps/epochs: the run is at step {self.step}, beyond the {self.total_steps} "
+                    "steps asked for"
+                )
         self.logger = MetricsLogger(
             self.run_dir,
             enabled=self.dist.is_main,
@@ -192,6 +204,7 @@ class Trainer:
         if bad:
             raise self._diverged(self.step, f"{bad} of {total} state tensors are non-finite after the update")
         save_checkpoint(self.ckpt_path, state)
+        self.folder.keep_step_copy(self.step, self.cfg.train.keep_checkpoints)
         self.saved_step = self.step
 
     def _diverged(self, step: int, what: str) -> TrainingDiverged:
@@ -228,7 +241,8 @@ class Trainer:
 
     def train(self, stop_after: int | None = None) -> Path:
         """Run until ``total_steps`` (or, with ``stop_after``, until that global step, leaving a resumable
-        checkpoint); returns the run folder. Raises :class:`TrainingDiverged` on NaN/collapse."""
+        checkpoint); returns the run folder. Raises :class:`TrainingDiverged` on NaN/collapse and
+        :class:`TrainingInterrupted` (after checkpointing) on SIGTERM/SIGUSR1."""
         t = self.cfg.train
         end_step = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         bar = None
@@ -240,32 +254,43 @@ class Trainer:
             )
         window: dict[str, torch.Tensor] = {}
         window_count, window_start, warnings = 0, time.perf_counter(), []
+        self.stop_now = False
         batches_per_epoch = self.steps_per_epoch * t.accum_steps
-        try:
-            while self.step < end_step:
-                if self.batch_in_epoch >= batches_per_epoch:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                batches = iter(self._loader())
-                while self.step < end_step and self.batch_in_epoch < batches_per_epoch:
-                    sched = self.schedule(self.step)
-                    loss = self._optimizer_step(batches, sched, window)
-                    self.step += 1
-                    window_count += 1
-                    if self.step % t.log_every == 0 or self.step == self.total_steps:
-                        warnings = self._log(window, window_count, window_start, sched)
-                        window, window_count, window_start = {}, 0, time.perf_counter()
-                    if self.step % t.checkpoint_every == 0 and self.step < self.total_steps:
-                        self.save()
-                    if self._probe_due():
-                        self._probe_now()
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix_str(f"loss {loss:.3f}" + (f" | {warnings[0]}" if warnings else ""))
-            self.save()
-        finally:
-            if bar is not None:
-                bar.close()
-            self.logger.close()
+        with self.stop:  # SIGTERM/SIGUSR1 -> checkpoint and stop after this step
+            try:
+                while self.step < end_step:
+                    if self.batch_in_epoch >= batches_per_epoch:
+                        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    batches = iter(self._loader())
+                    while self.step < end_step and self.batch_in_epoch < batches_per_epoch:
+                        sched = self.schedule(self.step)
+                        loss = self._optimizer_step(batches, sched, window)
+                        self.step += 1
+                        window_count += 1
+                        if self.step % t.log_every == 0 or self.step == self.total_steps:
+                            warnings = self._log(window, window_count, window_start, sched)
+                            window, window_count, window_start = {}, 0, time.perf_counter()
+                        if self.step % t.checkpoint_every == 0 and self.step < self.total_steps:
+                            self.save()
+                        if self._probe_due():
+                            self._probe_now()
+                        if bar is not None:
+                            bar.update(1)
+                            bar.set_postfix_str(
+                                f"loss {loss:.3f}" + (f" | {warnings[0]}" if warnings else "")
+                            )
+                        if self.stop_now:
+                            self.save()
+                            raise TrainingInterrupted(
+                                f"stopped by {self.stop.received or 'a signal on another rank'} after step "
+                                f"{self.step}; checkpoint written to {self.ckpt_path}; continue with "
+                                f"saip pretrain --resume auto --out {self.run_dir}"
+                            )
+                self.save()
+            finally:
+                if bar is not None:
+                    bar.close()
+                self.logger.close()
         skipped = read_skip_log(self.skip_log) if self.dist.is_main else []
         if skipped:
             log.warning(
@@ -330,16 +355,26 @@ class Trainer:
         else:
             norm = grad_norm(self.method.parameters())
         # Before the update (so the weights and the last checkpoint stay good), in one host sync.
-        # Gradients are all-reduced under DDP, so every rank sees the same norm and stops together.
-        loss, norm_value = torch.stack([total, norm.detach().float().to(total.device)]).tolist()
+        # Gradients are all-reduced under DDP, so every rank sees the same norm; the loss flag and a
+        # pending stop signal are all-reduced too, so every rank stops at the same step, never hangs.
+        flags = torch.stack(
+            [(~torch.isfinite(total)).float(), total.new_tensor(float(self.stop.received is not None))]
+        )
+        if self.dist.enabled:
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        values = torch.cat([total.view(1), norm.detach().float().to(total.device).view(1), flags])
+        loss, norm_value, any_rank_bad, stop = values.tolist()
         if not math.isfinite(loss):
             raise self._diverged(self.step + 1, f"loss is {loss}")
+        if any_rank_bad:
+            raise self._diverged(self.step + 1, "the loss is non-finite on another rank")
         if math.isfinite(norm_value):
             window["grad_norm"] = window.get("grad_norm", 0.0) + norm.detach().float()
         elif not self.scaler.is_enabled():  # fp16's scaler skips such a step and lowers its scale
             raise self._diverged(
                 self.step + 1, f"gradient norm is {norm_value} (the loss {loss:.4g} is finite)"
             )
+        self.stop_now = bool(stop)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
@@ -371,17 +406,27 @@ class Trainer:
 
 def pretrain(
     cfg: RunConfig,
-    resume: bool = False,
+    resume: bool | str = False,
     overwrite: bool = False,
     progress: bool = True,
     probe: bool | None = None,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Pretrain per ``cfg``; writes the run folder and returns it (see README "Run folder").
 
+    ``resume``: ``True`` continues ``cfg.out`` from its checkpoint (applying the resume-safe
+    ``overrides``); ``"auto"`` does so when a checkpoint exists and otherwise starts afresh,
+    replacing whatever a job killed before its first checkpoint left (for requeued jobs).
     On NaN/inf or collapse the run stops with :class:`TrainingDiverged`; ``checkpoints/last.pt``
-    then still holds the last good state.
+    then still holds the last good state. SIGTERM/SIGUSR1 checkpoint and raise
+    :class:`TrainingInterrupted`.
     """
-    trainer = Trainer(cfg, resume=resume, overwrite=overwrite, progress=progress)
+    if resume == "auto":
+        resume = RunFolder(cfg.out).last.is_file()
+        overwrite = overwrite or not resume
+    elif not isinstance(resume, bool):
+        raise ConfigError(f"--resume: expected no value or 'auto', got {resume!r}")
+    trainer = Trainer(cfg, resume=resume, overwrite=overwrite, progress=progress, overrides=overrides)
     try:
         run_dir = trainer.train()
         if (trainer.cfg.probe.enabled if probe is None else probe) and trainer.dist.is_main:
@@ -389,10 +434,8 @@ def pretrain(
 
             probe_run(trainer.cfg, run_dir, trainer.device)
         return run_dir
-    except TrainingDiverged:
-        raise
     finally:
         cleanup()
 
 
-__all__ = ["Trainer", "TrainingDiverged", "pretrain"]
+__all__ = ["Trainer", "TrainingDiverged", "TrainingInterrupted", "pretrain"]
