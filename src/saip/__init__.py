@@ -7,10 +7,19 @@ a one-shot import hook runs it at that moment, whoever triggers the import.
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import sys
 
 __version__ = "0.1.0"
+_API_PACKAGES = ("pretrain", "evaluate", "export")  # callable: see saip._callable_package / saip.api
+
+
+def __getattr__(name: str):  # noqa: ANN202 - the lazily imported API package
+    """``saip.pretrain(...)`` etc. without importing torch at ``import saip`` time."""
+    if name in _API_PACKAGES:
+        return importlib.import_module(f"saip.{name}")
+    raise AttributeError(f"module 'saip' has no attribute {name!r}")
 
 
 class _TorchvisionCompatHook(importlib.abc.MetaPathFinder):

@@ -34,52 +34,23 @@ def export(
     exporter: str = typer.Option("auto", "--exporter", help="ONNX exporter: auto, dynamo or torchscript."),
 ) -> None:
     """Export the backbone only (no heads, no mask token) and print max abs diff against saip's model."""
-    from saip.export import (
-        export_onnx,
-        export_timm,
-        export_torchscript,
-        load_export_source,
-        verify_onnx_export,
-        verify_timm_export,
-        verify_torchscript_export,
-    )
+    from saip.export.run import export_backbone
 
     try:
-        source = load_export_source(spec, arch=arch, img_size=img_size)
+        result = export_backbone(spec, fmt.value, out, arch, img_size, opset, exporter)
     except (FileNotFoundError, ValueError, KeyError) as error:
-        raise typer.BadParameter(str(error), param_hint="RUN_OR_WEIGHTS / --arch / --img-size") from error
-    if out is None:
-        base = Path(spec) if Path(spec).is_dir() else Path("exports") / source.alias
-        out = base / "export" / fmt.value if Path(spec).is_dir() else base / fmt.value
-    name = f"{source.alias}_{source.img_size[0]}x{source.img_size[1]}"
-    if fmt is ExportFormat.timm:
-        result = export_timm(source, out)
-        reports = [
-            verify_timm_export(source, result, how)
-            for how in ("pretrained_file", "checkpoint_path", "local_dir")
-        ]
-        typer.echo(f"wrote {result.weights} and {result.config}")
+        hint = "--opset / --exporter" if "opset" in str(error) or "exporter" in str(error) else None
+        raise typer.BadParameter(
+            str(error), param_hint=hint or "RUN_OR_WEIGHTS / --arch / --img-size"
+        ) from error
+    typer.echo("wrote " + " and ".join(str(path) for path in result.files))
+    if result.format == "timm":
         typer.echo("load with timm (strict):")
-        for line in result.load_commands():
-            typer.echo(f"    {line}")
-    elif fmt is ExportFormat.onnx:
-        try:
-            result = export_onnx(source, Path(out) / f"{name}.onnx", opset=opset, exporter=exporter)
-        except ValueError as error:
-            raise typer.BadParameter(str(error), param_hint="--opset / --exporter") from error
-        reports = [verify_onnx_export(source, result)]
-        typer.echo(
-            f"wrote {result.path} (exporter {result.exporter}, opset {result.opset}, dynamic batch, "
-            f"input 'images' (B,3,{result.img_size[0]},{result.img_size[1]}) normalised with "
-            f"mean={list(source.mean)} std={list(source.std)})"
-        )
-    else:
-        result = export_torchscript(source, Path(out) / f"{name}.pt")
-        reports = [verify_torchscript_export(source, result)]
-        typer.echo(f"wrote {result.path}; load with torch.jit.load(path) -> (image_token, patch_grid)")
-    for report in reports:
+    for line in result.usage:
+        typer.echo(f"    {line}")
+    for report in result.reports:
         typer.echo(report.summary())
-    if not all(r.ok for r in reports):
+    if not result.ok:
         raise typer.Exit(code=1)
 
 

@@ -6,3 +6,7 @@ One module per task (``reid``, ``attributes``, ``pose``, ``parsing``, ``detectio
 ``report`` runs every task and writes the paper-style table, ``probe`` is the quick frozen-feature
 check run at the end of pretraining. Submodules are imported on demand (nothing heavy here).
 """
+
+from saip._callable_package import make_callable  # noqa: E402
+
+make_callable(__name__, "evaluate")  # saip.evaluate(...) is saip.api.evaluate(...)

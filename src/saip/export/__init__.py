@@ -31,3 +31,7 @@ __all__ = [
     "verify_timm_export",
     "verify_torchscript_export",
 ]
+
+from saip._callable_package import make_callable  # noqa: E402
+
+make_callable(__name__, "export")  # saip.export(...) is saip.api.export(...)
