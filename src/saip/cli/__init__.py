@@ -84,6 +84,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from saip import __version__
+
+        typer.echo(f"saip {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Scale-Aware Image Pretraining (SAIP/DPAL) for lightweight human-centric backbones."""
+
+
 # Modules that add commands to ``app``; each defines ``register(app: typer.Typer) -> None``.
 _COMMAND_MODULES = [
     "saip.cli.pretrain_cmd",
