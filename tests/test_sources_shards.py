@@ -1,4 +1,6 @@
-"""WebDataset-style tar shards: writing, streaming, splitting, corruption (saip.sources.shards)."""
+"""WebDataset tar shards: written by saip (saip.sources.shards), read back with wids
+(saip.data.shard_source.ShardImageSource): same images as the folder, patterns, descriptor,
+corrupt members skipped and counted, damaged shards named, DataLoader workers, the CLI."""
 
 from __future__ import annotations
 
@@ -15,7 +17,14 @@ from typer.testing import CliRunner
 
 import saip.cli
 from saip.data.folder import PersonImageFolder
-from saip.sources.shards import ShardDataset, expand_shard_pattern, iter_shard_samples, write_shards
+from saip.data.shard_source import ShardImageSource
+from saip.errors import InputError
+from saip.sources.shards import write_shards
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAIP_CACHE", str(tmp_path / "cache"))  # shard counts are cached there
 
 
 def make_folder(root: Path, n: int = 10) -> list[Path]:
@@ -30,127 +39,138 @@ def make_folder(root: Path, n: int = 10) -> list[Path]:
     return paths
 
 
-def test_folder_and_shards_yield_the_same_samples(tmp_path: Path) -> None:
+def _members(shard: Path) -> list[tuple[str, bytes]]:
+    with tarfile.open(shard) as tar:
+        return [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
+
+
+def test_folder_and_shards_yield_the_same_images(tmp_path: Path) -> None:
     make_folder(tmp_path / "images")
     folder = PersonImageFolder(tmp_path / "images")
     shards = write_shards(tmp_path / "images", tmp_path / "shards", max_images_per_shard=4)
     assert [p.name for p in shards] == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
-    # raw members are the files' bytes, in the folder's order
-    members = [m for shard in shards for _key, m in iter_shard_samples(shard)]
-    assert [m.get("jpg", m.get("png")) for m in members] == [p.read_bytes() for p in folder.paths]
-    assert json.loads(members[0]["json"]) == {
-        "path": folder.paths[0].relative_to(tmp_path / "images").as_posix()
-    }
-    # decoded images are identical, in the same order
-    streamed = list(ShardDataset(tmp_path / "shards"))
-    assert [im.tobytes() for im in streamed] == [folder[i].tobytes() for i in range(len(folder))]
-    # shard writing is deterministic
+    # raw members are the files' bytes, in the folder's order, each with its JSON
+    images = [data for shard in shards for name, data in _members(shard) if not name.endswith(".json")]
+    assert images == [p.read_bytes() for p in folder.paths]
+    # the wids descriptor lists the shards with their sample counts
+    descriptor = json.loads((tmp_path / "shards" / "dataset.json").read_text())
+    assert [(e["url"], e["nsamples"]) for e in descriptor["shardlist"]] == [
+        ("shard-000000.tar", 4),
+        ("shard-000001.tar", 4),
+        ("shard-000002.tar", 2),
+    ]
+    # read back with wids: identical decoded images, same order, random access
+    source = ShardImageSource(tmp_path / "shards")
+    assert len(source) == len(folder) == 10
+    assert [source[i].tobytes() for i in range(10)] == [folder[i].tobytes() for i in range(10)]
+    assert source[7].tobytes() == folder[7].tobytes()
+    # writing is deterministic; a PersonImageFolder is packed from its files (no re-encoding)
     again = write_shards(tmp_path / "images", tmp_path / "again", max_images_per_shard=4)
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in shards]
-    # a PersonImageFolder is packed from its files too (no re-encoding)
     from_dataset = write_shards(folder, tmp_path / "from_dataset", max_images_per_shard=4)
     assert [p.read_bytes() for p in from_dataset] == [p.read_bytes() for p in shards]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "{root}/shards/shard-{{000000..000002}}.tar",
+        "{root}/shards/shard-*.tar",
+        "{root}/shards/shard-000000.tar,{root}/shards/shard-00000{{1,2}}.tar",
+        "{root}/shards/dataset.json",
+    ],
+)
+def test_patterns_and_descriptor_select_the_same_samples(tmp_path: Path, pattern: str) -> None:
+    make_folder(tmp_path / "images")
+    write_shards(tmp_path / "images", tmp_path / "shards", max_images_per_shard=4)
+    reference = ShardImageSource(tmp_path / "shards")
+    source = ShardImageSource(pattern.format(root=tmp_path))
+    assert len(source) == 10 and all(source[i].tobytes() == reference[i].tobytes() for i in range(10))
 
 
 def test_keys_have_no_dots_and_collisions_are_refused(tmp_path: Path) -> None:
     make_folder(tmp_path / "images", 3)
     write_shards(tmp_path / "images", tmp_path / "shards")
-    keys = [key for key, _ in iter_shard_samples(tmp_path / "shards" / "shard-000000.tar")]
-    assert keys == ["id0/img_000", "id1/img_001", "id2/img_002"]
+    names = [name for name, _ in _members(tmp_path / "shards" / "shard-000000.tar")]
+    assert names[::2] == ["id0/img_000.png", "id1/img_001.jpg", "id2/img_002.jpg"]
     Image.new("RGB", (4, 4)).save(tmp_path / "images" / "id0" / "img.000.jpg")
     with pytest.raises(ValueError, match="same shard key"):
         write_shards(tmp_path / "images", tmp_path / "shards2")
 
 
-def test_split_across_ranks_and_workers_is_a_partition(tmp_path: Path) -> None:
-    make_folder(tmp_path / "images", 12)
-    write_shards(tmp_path / "images", tmp_path / "shards", max_images_per_shard=2)  # 6 shards
-    everything = [m["__key__"] for _im, m in ShardDataset(tmp_path / "shards", with_metadata=True)]
-    seen = []
-    for rank in range(2):
-        dataset = ShardDataset(tmp_path / "shards", with_metadata=True, rank=rank, world_size=2)
-        assert [p.name for p in dataset.assigned_shards(0, 1)] == [
-            f"shard-00000{i}.tar" for i in (rank, rank + 2, rank + 4)
-        ]
-        loader = DataLoader(dataset, batch_size=None, num_workers=2, collate_fn=lambda x: x)
-        seen += [meta["__key__"] for _image, meta in loader]
-    assert sorted(seen) == sorted(everything) and len(seen) == 12
-
-
-def test_shuffle_is_seeded_and_changes_with_epoch(tmp_path: Path) -> None:
-    make_folder(tmp_path / "images", 12)
-    write_shards(tmp_path / "images", tmp_path / "shards", max_images_per_shard=3)
-
-    def keys(seed: int, epoch: int) -> list[str]:
-        dataset = ShardDataset(tmp_path / "shards", shuffle_buffer=5, seed=seed, with_metadata=True)
-        dataset.set_epoch(epoch)
-        return [m["__key__"] for _im, m in dataset]
-
-    ordered = [m["__key__"] for _im, m in ShardDataset(tmp_path / "shards", with_metadata=True)]
-    assert keys(0, 0) == keys(0, 0) and sorted(keys(0, 0)) == sorted(ordered)
-    assert keys(0, 0) != ordered and keys(0, 1) != keys(0, 0) and keys(1, 0) != keys(0, 0)
-
-
-def test_corrupt_member_and_truncated_shard_are_skipped_and_counted(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    make_folder(tmp_path / "images", 4)
-    write_shards(tmp_path / "images", tmp_path / "shards", max_images_per_shard=2)
-    bad = tmp_path / "shards" / "shard-000002.tar"
-    with tarfile.open(bad, "w") as tar:
-        for name, data in [
-            ("ok.jpg", None),
-            ("broken.jpg", b"\xff\xd8\xff not a jpeg"),
-            ("meta_only.json", b"{}"),
-        ]:
-            if data is None:
-                buffer = io.BytesIO()
-                Image.new("RGB", (8, 16), (255, 0, 0)).save(buffer, format="JPEG")
-                data = buffer.getvalue()
+def _shard(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    truncated = tmp_path / "shards" / "shard-000003.tar"
-    truncated.write_bytes((tmp_path / "shards" / "shard-000000.tar").read_bytes()[:1500])
-    dataset = ShardDataset(tmp_path / "shards")
-    images = list(dataset)
-    assert len(images) == 4 + 1  # 4 good ones + "ok"; the shard cut inside its first member yields none
-    assert dataset.num_skipped == 3
-    assert any("broken" in s for s in dataset.skipped) and any("meta_only" in s for s in dataset.skipped)
-    assert any(s.endswith("shard-000003.tar") for s in dataset.skipped)
-    assert "shard-000003.tar" in caplog.text
+    return path
 
 
-def test_dataset_source_with_metadata(tmp_path: Path) -> None:
-    items = [
-        {
-            "image": np.full((16, 8, 3), 10 * i, np.uint8),
-            "pid": np.int64(i),
-            "attrs": np.array([0, 1]),
-            "x": object(),
-        }
-        for i in range(3)
-    ]
-    shards = write_shards(items, tmp_path / "s", prefix="synth")
-    assert [p.name for p in shards] == ["synth-000000.tar"]
-    pairs = list(ShardDataset(f"{tmp_path}/s/synth-{{000000..000000}}.tar", with_metadata=True))
-    assert (
-        [m["pid"] for _im, m in pairs] == [0, 1, 2]
-        and pairs[1][1]["attrs"] == [0, 1]
-        and "x" not in pairs[0][1]
+def test_corrupt_members_are_skipped_counted_and_recorded(tmp_path: Path, caplog) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 16), (255, 0, 0)).save(buffer, format="JPEG")
+    (tmp_path / "s").mkdir()
+    _shard(
+        tmp_path / "s" / "a-000000.tar",
+        [
+            ("ok.jpg", buffer.getvalue()),
+            ("broken.jpg", b"\xff\xd8\xff not a jpeg"),
+            ("meta_only.json", b"{}"),
+        ],
     )
-    assert pairs[2][0].size == (8, 16) and abs(np.asarray(pairs[2][0]).mean() - 20) < 2
+    source = ShardImageSource(tmp_path / "s")
+    source.record_skips_to(tmp_path / "skipped.txt")
+    assert len(source) == 3
+    red = np.asarray(source[1])  # broken -> meta_only -> wraps to ok
+    assert red[..., 0].mean() > 200 and source.num_skipped == 2
+    recorded = (tmp_path / "skipped.txt").read_text()
+    assert "a-000000.tar[1]" in recorded and "a-000000.tar[2]" in recorded and "no image member" in recorded
+    assert "broken" in caplog.text or "a-000000.tar[1]" in caplog.text
 
 
-def test_bad_inputs_name_the_problem(tmp_path: Path) -> None:
+def test_damaged_or_missing_shards_are_named(tmp_path: Path) -> None:
+    make_folder(tmp_path / "images", 4)
+    write_shards(tmp_path / "images", tmp_path / "shards", max_images_per_shard=2)
     with pytest.raises(FileNotFoundError, match="no shards match"):
-        expand_shard_pattern(str(tmp_path / "none-*.tar"))
-    with pytest.raises(FileNotFoundError, match="shard-000009.tar"):
-        expand_shard_pattern(str(tmp_path / "shard-{000008..000009}.tar"))
+        ShardImageSource(str(tmp_path / "none-*.tar"))
+    with pytest.raises(FileNotFoundError, match="shard-000008.tar"):
+        ShardImageSource(str(tmp_path / "shards" / "shard-{000008..000009}.tar"))
+    whole = (tmp_path / "shards" / "shard-000000.tar").read_bytes()
+    (tmp_path / "cut-a.tar").write_bytes(whole[:3000])  # cut inside a tar header: unreadable
+    with pytest.raises(InputError, match="cut-a.tar is not a readable tar shard"):
+        ShardImageSource(str(tmp_path / "cut-a.tar"))
+    (tmp_path / "cut-b.tar").write_bytes(whole[:1500])  # cut inside the first image: it is corrupt
+    with pytest.raises(InputError, match="none of the 1 images under .*cut-b.tar could be decoded"):
+        ShardImageSource(str(tmp_path / "cut-b.tar"))[0]
+    (tmp_path / "bad.json").write_text('{"shards": []}')
+    with pytest.raises(InputError, match="shardlist"):
+        ShardImageSource(tmp_path / "bad.json")
     with pytest.raises(NotADirectoryError, match="missing"):
         write_shards(tmp_path / "missing", tmp_path / "o")
     with pytest.raises(ValueError, match="prefix"):
         write_shards([], tmp_path / "o", prefix="a b")
+
+
+def test_dataloader_workers_read_every_sample_once(tmp_path: Path) -> None:
+    make_folder(tmp_path / "images", 12)
+    write_shards(tmp_path / "images", tmp_path / "shards", max_images_per_shard=5)  # uneven: 5, 5, 2
+    source = ShardImageSource(tmp_path / "shards")
+    source[0]  # an open reader must not be pickled into the workers
+    loader = DataLoader(source, batch_size=None, num_workers=2, collate_fn=np.asarray)
+    assert [a.tobytes() for a in loader] == [np.asarray(source[i]).tobytes() for i in range(12)]
+
+
+def test_dataset_source_with_metadata(tmp_path: Path) -> None:
+    items = [
+        {"image": np.full((16, 8, 3), 10 * i, np.uint8), "pid": np.int64(i), "x": object()} for i in range(3)
+    ]
+    shards = write_shards(items, tmp_path / "s", prefix="synth")
+    assert [p.name for p in shards] == ["synth-000000.tar"]
+    metas = [json.loads(data) for name, data in _members(shards[0]) if name.endswith(".json")]
+    assert [m["pid"] for m in metas] == [0, 1, 2] and "x" not in metas[0]
+    image = ShardImageSource(tmp_path / "s")[2]
+    assert image.size == (8, 16) and abs(np.asarray(image).mean() - 20) < 2
 
 
 def test_cli_shards(tmp_path: Path) -> None:
@@ -158,7 +178,7 @@ def test_cli_shards(tmp_path: Path) -> None:
     args = ["data", "shards", "--images", str(tmp_path / "images"), "--out", str(tmp_path / "out")]
     result = CliRunner().invoke(saip.cli.app, [*args, "--max-per-shard", "2"])
     assert result.exit_code == 0, result.output
-    assert "wrote 3 shards" in result.output and len(list(ShardDataset(tmp_path / "out"))) == 5
+    assert "wrote 3 shards" in result.output and len(ShardImageSource(tmp_path / "out")) == 5
     result = CliRunner().invoke(
         saip.cli.app, ["data", "shards", "--images", str(tmp_path / "no"), "--out", "o"]
     )

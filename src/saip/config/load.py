@@ -149,6 +149,7 @@ def validate(cfg: RunConfig) -> None:
     need(cfg.train.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1")
     need(cfg.train.log_every >= 1, "train.log_every", "must be >= 1")
     need(cfg.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be >= 1")
+    need(not (cfg.data.root and cfg.data.shards), "data.shards", "give data.root or data.shards, not both")
     from saip.data.config import SAIPViewConfig
 
     try:

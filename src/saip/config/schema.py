@@ -22,6 +22,7 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     root: str | None = None  # folder of person images; None = embedded synthetic persons
+    shards: str | None = None  # WebDataset tar shards instead of a folder (saip.data.shard_source)
     file_list: str | None = None
     synthetic_identities: int = 400
     synthetic_images_per_id: int = 8
@@ -148,6 +149,7 @@ RESUME_SAFE_KEYS = (
     "train.device",
     "train.stop_on_collapse",
     "data.root",
+    "data.shards",
     "data.file_list",
     "data.num_workers",
     "probe.",

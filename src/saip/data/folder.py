@@ -7,19 +7,16 @@ counted. Labels are not used by pretraining, so none are produced.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from torch.utils.data import Dataset
 
-from saip.data.image_io import IMAGE_EXTENSIONS, CorruptImageError, load_rgb
+from saip.data.image_io import IMAGE_EXTENSIONS, load_rgb
+from saip.data.image_source import SkippingImageSource
 from saip.errors import InputError
-
-logger = logging.getLogger("saip.data")
 
 
 def _normalise_extensions(extensions: Iterable[str]) -> frozenset[str]:
@@ -61,7 +58,7 @@ def read_file_list(root: Path, file_list: Path) -> list[Path]:
     return paths
 
 
-class PersonImageFolder(Dataset):
+class PersonImageFolder(SkippingImageSource):
     """Person images under ``root``; ``dataset[i]`` is an RGB ``PIL.Image`` (or ``transform(image)``).
 
     Args:
@@ -85,6 +82,7 @@ class PersonImageFolder(Dataset):
         extensions: Iterable[str] = IMAGE_EXTENSIONS,
         transform: Callable[[Image.Image], Any] | None = None,
     ) -> None:
+        super().__init__()
         self.root = Path(root)
         if not self.root.is_dir():
             raise NotADirectoryError(f"image folder {self.root} does not exist or is not a folder")
@@ -100,24 +98,6 @@ class PersonImageFolder(Dataset):
                 raise FileNotFoundError(
                     f"no images with extensions {', '.join(self.extensions)} found under folder {self.root}"
                 )
-        self.skipped_files: set[Path] = set()
-        self.skip_log: Path | None = None
-
-    def record_skips_to(self, path: str | os.PathLike[str]) -> None:
-        """Also append every skipped file (``PATH<TAB>reason``, one line each) to ``path``.
-
-        DataLoader workers are separate processes with their own ``skipped_files``; the shared file
-        lets the training loop report one total at the end (:func:`read_skip_log`).
-        """
-        self.skip_log = Path(path)
-        self.skip_log.parent.mkdir(parents=True, exist_ok=True)
-        for skipped in sorted(self.skipped_files):
-            _append_line(self.skip_log, f"{skipped}\tskipped before logging started")
-
-    @property
-    def num_skipped(self) -> int:
-        """Number of distinct corrupt files met so far (in this process)."""
-        return len(self.skipped_files)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -126,41 +106,11 @@ class PersonImageFolder(Dataset):
         """Decode ``paths[index]``; raises :class:`CorruptImageError` (no skipping)."""
         return load_rgb(self.paths[index])
 
-    def __getitem__(self, index: int) -> Any:
-        n = len(self.paths)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} out of range for {n} images")
-        index %= n
-        for offset in range(n):
-            candidate = (index + offset) % n
-            path = self.paths[candidate]
-            if path in self.skipped_files:
-                continue
-            try:
-                image = load_rgb(path)
-            except CorruptImageError as error:
-                self.skipped_files.add(path)
-                logger.warning("skipping unreadable image %s (%s)", path, error.reason)
-                if self.skip_log is not None:
-                    _append_line(self.skip_log, f"{path}\t{error.reason}")
-                continue
-            return self.transform(image) if self.transform is not None else image
-        raise InputError(f"none of the {n} images under {self.root} could be decoded (all are corrupt)")
+    def item_name(self, index: int) -> Path:
+        return self.paths[index]
+
+    def where(self) -> str:
+        return str(self.root)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r}, n={len(self)}, skipped={self.num_skipped})"
-
-
-def _append_line(path: Path, line: str) -> None:
-    """One ``write`` in append mode: lines from several worker processes never interleave."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line.replace("\n", " ") + "\n")
-
-
-def read_skip_log(path: str | os.PathLike[str]) -> list[str]:
-    """The distinct skipped files recorded in ``path`` (first-seen order); ``[]`` if there is none."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    names = [line.split("\t", 1)[0] for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return list(dict.fromkeys(names))

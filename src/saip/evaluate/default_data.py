@@ -9,10 +9,11 @@ an interrupted run never leaves a half-written dataset behind.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from saip.cache_dir import cache_dir
 
 # Sizes of the synthetic dataset per preset: arguments of ``saip.synth.writer.write_synthetic_dataset``
 # (``saip data synth --identities N --images-per-id M --seed S``).
@@ -22,12 +23,10 @@ SYNTH_PRESETS: dict[str, dict[str, int]] = {
     "standard": {"identities": 600, "images_per_id": 12, "scenes": 600},
 }
 _DONE_MARKER = "meta.json"
-
-
-def cache_dir() -> Path:
-    """Where generated datasets are kept: ``$SAIP_CACHE`` or ``~/.cache/saip``."""
-    env = os.environ.get("SAIP_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "saip"
+# Bumped whenever the written layout gains folders, so an older cache lacking them is not reused
+# (v2: ``mhp/`` CIHP and ``pap/`` Fashionpedia scenes; v3: ``t2i/`` CUHK-PEDES captions and
+# ``landmarks/`` COCO-WholeBody keypoints).
+LAYOUT_VERSION = "v3"
 
 
 def write_synthetic(out: Path, preset: str, seed: int) -> None:
@@ -42,7 +41,7 @@ def ensure_synthetic_data(root: Path | None = None, preset: str = "quick", seed:
 
     Args:
         root: an existing data folder to use as is (checked to exist); ``None`` = the synthetic
-            default, generated on first use into ``cache_dir()/synth-<preset>-<seed>``.
+            default, generated on first use into ``cache_dir()/synth-<version>-<preset>-<seed>``.
         preset: size of the synthetic dataset (see :data:`SYNTH_PRESETS`).
         seed: synthetic-world seed.
     """
@@ -53,7 +52,7 @@ def ensure_synthetic_data(root: Path | None = None, preset: str = "quick", seed:
         return root
     if preset not in SYNTH_PRESETS:
         raise ValueError(f"unknown synthetic data preset {preset!r}; choose from {', '.join(SYNTH_PRESETS)}")
-    target = cache_dir() / f"synth-{preset}-{seed}"
+    target = cache_dir() / f"synth-{LAYOUT_VERSION}-{preset}-{seed}"
     if (target / _DONE_MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -38,19 +38,30 @@ def build_view_config(cfg: RunConfig) -> SAIPViewConfig:
 
 
 def build_source(cfg: RunConfig):
-    """Person images: a folder (``data.root``) or the embedded synthetic persons.
+    """Person images: a folder (``data.root``), tar shards (``data.shards``) or the synthetic persons.
 
     A folder is checked up front (it exists, holds images, at least one decodes), so bad data ends
     in one line naming ``data.root``/``data.file_list`` before any run folder is written.
     """
-    if cfg.data.root:
-        option = "data.file_list" if cfg.data.file_list else "data.root (--data)"
+    if cfg.data.root or cfg.data.shards:
+        option = (
+            "data.shards"
+            if cfg.data.shards
+            else "data.file_list"
+            if cfg.data.file_list
+            else "data.root (--data)"
+        )
         try:
-            folder = PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
-            folder[0]  # decodes the first readable image; raises if none is
+            if cfg.data.shards:
+                from saip.data.shard_source import ShardImageSource
+
+                source = ShardImageSource(cfg.data.shards)
+            else:
+                source = PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
+            source[0]  # decodes the first readable image; raises if none is
         except (OSError, ValueError) as error:
             raise ConfigError(f"{option}: {error}") from error
-        return folder
+        return source
     from saip.synth import SyntheticPersonDataset
 
     return SyntheticPersonDataset(

@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader
 
 from saip.config.load import ConfigError, resume_config, to_yaml
 from saip.config.schema import RunConfig
-from saip.data import PersonImageFolder, SAIPCollate, ViewDataset
-from saip.data.folder import read_skip_log
+from saip.data import SAIPCollate, ViewDataset
+from saip.data.image_source import SkippingImageSource, read_skip_log
 from saip.errors import InputError
 from saip.methods.base import ScheduleValues
 from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged, TrainingInterrupted
@@ -102,7 +102,7 @@ class Trainer:
         self.view_config = build_view_config(cfg)
         source = build_source(cfg)
         self.skip_log = self.folder.skip_log
-        if isinstance(source, PersonImageFolder):
+        if isinstance(source, SkippingImageSource):
             if self.dist.is_main and resume is False:
                 self.skip_log.unlink(missing_ok=True)  # a new run starts a new record
             source.record_skips_to(self.skip_log)

@@ -4,13 +4,13 @@
 - :mod:`saip.sources.crops`: filter boxes and cut them into a LUPerson-style crop folder.
 - :mod:`saip.sources.detectors`, :mod:`saip.sources.tracking`, :mod:`saip.sources.video`:
   detect people in video frames, track them, write tracklet crops (pseudo-identities).
-- :mod:`saip.sources.shards`: WebDataset-style tar shards and a streaming dataset.
+- :mod:`saip.sources.shards`: writes WebDataset tar shards (read back by :mod:`saip.data.shard_source`).
 """
 
 from saip.sources.boxes import BoxSource, PersonBox, read_boxes
 from saip.sources.crops import CropFilter, CropReport, crop_instances
 from saip.sources.detectors import Detector, HOGPeopleDetector, MotionDetector, create_detector, hog_available
-from saip.sources.shards import ShardDataset, write_shards
+from saip.sources.shards import write_shards
 from saip.sources.tracking import IoUTracker, Track
 from saip.sources.video import VideoCropConfig, extract_video_crops
 
@@ -23,7 +23,6 @@ __all__ = [
     "IoUTracker",
     "MotionDetector",
     "PersonBox",
-    "ShardDataset",
     "Track",
     "VideoCropConfig",
     "create_detector",

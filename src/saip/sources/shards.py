@@ -1,45 +1,32 @@
-"""WebDataset-style tar shards of person images: writing, and a streaming ``IterableDataset``.
+"""Writing WebDataset tar shards of person images (``saip data shards``); reading is ``data.shards``.
 
 Follows the WebDataset convention (Aizman et al., "High Performance I/O for Large Scale Deep
-Learning", 2019; github.com/webdataset/webdataset): a shard is a plain POSIX tar whose members
-``KEY.EXT`` are grouped into samples by ``KEY`` (everything before the first dot of the file
-name), members of one sample being adjacent. Here a sample is ``KEY.jpg`` (or the image's own
-suffix: png, webp, ...) and an optional ``KEY.json`` with metadata. Reading large shards
-sequentially is far faster than opening millions of small crop files (LUPerson has 4M).
-
-:class:`ShardDataset` splits shards across DataLoader workers and DDP ranks deterministically
-(worker ``w`` of rank ``r`` reads shards ``g, g + T, g + 2T, ...`` with ``g = r·W + w`` and
-``T = world_size·W``) and can shuffle shard order (same on every rank) and samples (a seeded
-buffer). Corrupt members and truncated shards are skipped, counted and logged, never fatal.
+Learning", 2019): a shard is a plain POSIX tar whose members ``KEY.EXT`` are grouped into samples
+by ``KEY``, members of one sample adjacent. Here a sample is ``KEY.jpg`` (or the image's own suffix:
+png, webp, ...) and ``KEY.json`` with metadata. Beside the shards, ``dataset.json`` is the
+WebDataset/wids descriptor (shard names and sample counts) that :class:`saip.data.shard_source.
+ShardImageSource` (``data.shards=FOLDER``) reads with ``wids``. Reading large shards is far faster
+than opening millions of small crop files (LUPerson has 4M).
 """
 
 from __future__ import annotations
 
-import glob
 import io
 import itertools
 import json
-import logging
 import os
-import random
 import re
 import tarfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
-from torch.utils.data import IterableDataset, get_worker_info
 
 from saip.data.folder import PersonImageFolder, scan_images
-from saip.data.image_io import DECODE_ERRORS, as_pil, to_rgb
-
-logger = logging.getLogger("saip.sources")
-
-SHARD_IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp")
-_BRACE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+from saip.data.image_io import as_pil
+from saip.data.shard_source import DESCRIPTOR
 
 
 def _sample_key(relpath: str) -> str:
@@ -133,6 +120,7 @@ def write_shards(
             common parent of the listed files).
         quality: JPEG quality for dataset items (files are stored byte for byte, never re-encoded).
 
+    Also writes ``out_dir/dataset.json`` (the wids descriptor: shard names and sample counts).
     Each sample is ``KEY.<ext>`` + ``KEY.json``: for files the key is the relative path without
     suffix and the JSON records it; for dataset items the key is the zero-padded index and the
     JSON holds the item's other JSON-serialisable fields (identity, attributes, ...).
@@ -170,186 +158,18 @@ def write_shards(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shards: list[Path] = []
+    counts: list[int] = []
     while chunk := list(itertools.islice(samples, max_images_per_shard)):
         shards.append(_write_shard(out_dir / f"{prefix}-{len(shards):06d}.tar", chunk))
+        counts.append(len(chunk))
     if not shards:
         raise ValueError("the source holds no images: no shard written")
+    descriptor = {
+        "wids_version": 1,
+        "name": prefix,
+        "shardlist": [{"url": path.name, "nsamples": n} for path, n in zip(shards, counts, strict=True)],
+    }
+    tmp = out_dir / f".{DESCRIPTOR}.tmp"
+    tmp.write_text(json.dumps(descriptor, indent=1) + "\n")
+    os.replace(tmp, out_dir / DESCRIPTOR)
     return shards
-
-
-def expand_shard_pattern(pattern: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Shard paths from a list, a folder (its ``*.tar``), a glob, or a brace range ``{000000..000009}``."""
-    if not isinstance(pattern, str | os.PathLike):
-        paths = [Path(p) for p in pattern]
-    else:
-        text = os.fspath(pattern)
-        if Path(text).is_dir():
-            paths = sorted(Path(text).glob("*.tar"))
-        else:
-            match = _BRACE.search(text)
-            if match:
-                first, last = match.group(1), match.group(2)
-                width = len(first)
-                names = [
-                    text[: match.start()] + str(i).zfill(width) + text[match.end() :]
-                    for i in range(int(first), int(last) + 1)
-                ]
-                paths = [Path(n) for n in names]
-            else:
-                paths = sorted(Path(p) for p in glob.glob(text))
-        if not paths:
-            raise FileNotFoundError(f"no shards match {text!r}")
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"shard files not found: {', '.join(missing[:5])}")
-    return paths
-
-
-def iter_shard_samples(path: str | os.PathLike[str]) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """``(key, {ext: bytes})`` for each sample of one tar shard, in stored order.
-
-    Raises ``tarfile.ReadError`` / ``OSError`` for an unreadable or truncated shard (after
-    yielding the samples before the damage).
-    """
-    key: str | None = None
-    members: dict[str, bytes] = {}
-    with tarfile.open(path, "r|*") as tar:  # streaming mode: no seeking, works on huge shards
-        for info in tar:
-            if not info.isfile():
-                continue
-            directory, name = os.path.split(info.name)
-            if "." not in name:
-                continue
-            base, ext = name.split(".", 1)
-            member_key = f"{directory}/{base}" if directory else base
-            handle = tar.extractfile(info)
-            data = handle.read() if handle is not None else b""
-            if member_key != key:
-                if key is not None:
-                    yield key, members
-                key, members = member_key, {}
-            members[ext.lower()] = data
-    if key is not None:
-        yield key, members
-
-
-def _distributed() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-class ShardDataset(IterableDataset):
-    """Streams RGB ``PIL.Image`` samples from tar shards (WebDataset layout, see module docstring).
-
-    Args:
-        shards: list of shard paths, a folder, a glob (``out/shard-*.tar``) or a brace range
-            (``out/shard-{000000..000009}.tar``).
-        shuffle_buffer: 0 keeps stored order; ``n > 0`` shuffles shard order per epoch and samples
-            through an ``n``-sample buffer, all seeded by ``(seed, epoch, worker)``.
-        seed: base seed.
-        transform: applied to each decoded image.
-        with_metadata: yield ``(image, metadata)`` where metadata is the sample's JSON plus
-            ``__key__`` and ``__shard__``.
-        rank, world_size: DDP position (default: from ``torch.distributed`` if initialised).
-
-    Call :meth:`set_epoch` each epoch to change the shuffle. Skipped (corrupt) samples are
-    counted per process in :attr:`skipped` / :attr:`num_skipped`.
-    """
-
-    def __init__(
-        self,
-        shards: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-        shuffle_buffer: int = 0,
-        seed: int = 0,
-        transform: Callable[[Image.Image], Any] | None = None,
-        with_metadata: bool = False,
-        rank: int | None = None,
-        world_size: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.shards = expand_shard_pattern(shards)
-        if shuffle_buffer < 0:
-            raise ValueError(f"shuffle_buffer must be >= 0, got {shuffle_buffer}")
-        self.shuffle_buffer, self.seed, self.epoch = shuffle_buffer, seed, 0
-        self.transform, self.with_metadata = transform, with_metadata
-        self._rank, self._world_size = rank, world_size
-        self.skipped: list[str] = []
-
-    @property
-    def num_skipped(self) -> int:
-        return len(self.skipped)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def assigned_shards(self, worker_id: int = 0, num_workers: int = 1) -> list[Path]:
-        """The shards this (rank, worker) reads this epoch (deterministic)."""
-        default_rank, default_world = _distributed()
-        rank = default_rank if self._rank is None else self._rank
-        world = default_world if self._world_size is None else self._world_size
-        if not 0 <= rank < world:
-            raise ValueError(f"rank {rank} is outside world_size {world}")
-        order = list(self.shards)
-        if self.shuffle_buffer > 0:
-            random.Random(f"shards-{self.seed}-{self.epoch}").shuffle(order)
-        total = world * num_workers
-        if total > len(order):
-            logger.warning(
-                "%d shards for %d readers (ranks x workers): some readers get no data; write more shards",
-                len(order),
-                total,
-            )
-        return order[rank * num_workers + worker_id :: total]
-
-    def _samples(self, shards: list[Path]) -> Iterator[tuple[Image.Image, dict[str, Any]]]:
-        for shard in shards:
-            try:
-                for key, members in iter_shard_samples(shard):
-                    ext = next((e for e in SHARD_IMAGE_EXTENSIONS if e in members), None)
-                    if ext is None:
-                        self._skip(f"{shard}:{key}", "no image member")
-                        continue
-                    try:
-                        with Image.open(io.BytesIO(members[ext])) as image:
-                            image.load()
-                            rgb = to_rgb(image)
-                        meta = json.loads(members["json"]) if "json" in members else {}
-                    except (*DECODE_ERRORS, json.JSONDecodeError) as error:
-                        self._skip(f"{shard}:{key}", f"{type(error).__name__}: {error}")
-                        continue
-                    meta.update({"__key__": key, "__shard__": str(shard)})
-                    yield rgb, meta
-            except (tarfile.TarError, OSError, EOFError) as error:
-                self._skip(str(shard), f"unreadable shard ({type(error).__name__}: {error})")
-
-    def _skip(self, what: str, reason: str) -> None:
-        self.skipped.append(what)
-        logger.warning("skipping %s: %s", what, reason)
-
-    def __iter__(self) -> Iterator[Any]:
-        info = get_worker_info()
-        worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        shards = self.assigned_shards(worker_id, num_workers)
-        samples = self._samples(shards)
-        if self.shuffle_buffer > 0:
-            rank = self._rank if self._rank is not None else _distributed()[0]
-            rng = random.Random(f"samples-{self.seed}-{self.epoch}-{rank}-{worker_id}")
-            samples = _shuffled(samples, self.shuffle_buffer, rng)
-        for image, meta in samples:
-            item = self.transform(image) if self.transform is not None else image
-            yield (item, meta) if self.with_metadata else item
-
-
-def _shuffled(items: Iterator[Any], size: int, rng: random.Random) -> Iterator[Any]:
-    """Buffer shuffle: fill ``size`` items, then emit a random one for each new arrival."""
-    buffer: list[Any] = []
-    for item in items:
-        if len(buffer) < size:
-            buffer.append(item)
-            continue
-        index = rng.randrange(size)
-        buffer[index], item = item, buffer[index]
-        yield item
-    rng.shuffle(buffer)
-    yield from buffer
