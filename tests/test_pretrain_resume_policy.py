@@ -113,3 +113,29 @@ def test_paper_recipes_warn_loudly_on_synthetic_data(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="saip.pretrain.loop"):
         Trainer(cfg, progress=False)
     assert any("EMBEDDED SYNTHETIC persons" in r.getMessage() for r in caplog.records)
+
+
+def test_cli_resume_auto_starts_then_continues(tmp_path):
+    from typer.testing import CliRunner
+
+    import saip.cli
+    from tests.pretrain_helpers import TINY_OVERRIDES, write_images
+
+    images = write_images(tmp_path / "images")
+    base = [
+        "pretrain",
+        "--out",
+        str(tmp_path / "run"),
+        "--data",
+        str(images),
+        "--resume",
+        "auto",
+        *TINY_OVERRIDES,
+    ]
+    first = CliRunner().invoke(saip.cli.app, [*base, "train.max_steps=2", "train.checkpoint_every=1"])
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(saip.cli.app, [*base, "train.max_steps=3", "train.checkpoint_every=1"])
+    assert second.exit_code == 0, second.output
+    assert [s for s, _ in _steps_and_losses(tmp_path / "run")] == [1, 2, 3]
+    refused = CliRunner().invoke(saip.cli.app, [*base, "train.max_steps=4", "train.base_lr=9"])
+    assert refused.exit_code == 2 and "train.base_lr cannot change" in refused.output

@@ -37,12 +37,9 @@ def register(app: typer.Typer) -> None:
             None, "--backbone", help="vit_tiny, starnet_s3, tiny_vit_5m or a timm name."
         ),
         out: Path | None = typer.Option(None, "--out", "-o", help="Run folder."),
-        resume: str | None = typer.Option(
-            None,
+        resume: bool = typer.Option(
+            False,
             "--resume",
-            is_flag=False,
-            flag_value="yes",
-            metavar="[auto]",
             help="Continue the run in --out from its last checkpoint (overrides: only resume-safe keys "
             "such as train.max_steps, data.root, probe.*). '--resume auto': resume if a checkpoint "
             "exists, else start (for requeued jobs).",
@@ -68,6 +65,10 @@ def register(app: typer.Typer) -> None:
             config = BUDGETS[budget]
         config = config or DEFAULT_RECIPE
         items = list(overrides or [])
+        mode: bool | str = resume
+        if resume and "auto" in items:  # `--resume auto`: the word lands among the positional overrides
+            items.remove("auto")
+            mode = "auto"
         if data is not None:
             items.append(f"data.root={data}")
         if backbone is not None:
@@ -75,15 +76,13 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             items.append(f"out={out}")
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        if resume not in (None, "yes", "auto"):
-            raise typer.BadParameter(f"give no value or 'auto', not {resume!r}", param_hint="--resume")
         try:
-            if resume is not None and out is None:
+            if resume and out is None:
                 raise ConfigError("--resume needs --out RUN_FOLDER")
             cfg = load_config(config, items)
             run_dir = pretrain(
                 cfg,
-                resume={None: False, "yes": True, "auto": "auto"}[resume],
+                resume=mode,
                 overwrite=overwrite,
                 probe=False if no_probe else None,
                 overrides=[item for item in items if not item.startswith("out=")],

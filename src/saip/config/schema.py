@@ -23,6 +23,7 @@ class ModelConfig:
 class DataConfig:
     root: str | None = None  # folder of person images; None = embedded synthetic persons
     shards: str | None = None  # WebDataset tar shards instead of a folder (saip.data.shard_source)
+    rescan: bool = False  # walk data.root again instead of using its cached file index
     file_list: str | None = None
     synthetic_identities: int = 400
     synthetic_images_per_id: int = 8
@@ -150,6 +151,7 @@ RESUME_SAFE_KEYS = (
     "train.stop_on_collapse",
     "data.root",
     "data.shards",
+    "data.rescan",
     "data.file_list",
     "data.num_workers",
     "probe.",

@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 
+from saip.data.file_index import cached_scan
 from saip.data.image_io import IMAGE_EXTENSIONS, load_rgb
 from saip.data.image_source import SkippingImageSource
 from saip.errors import InputError
@@ -67,6 +68,7 @@ class PersonImageFolder(SkippingImageSource):
             absolute). Without it ``root`` is scanned recursively, sorted.
         extensions: accepted file suffixes (case-insensitive) when scanning.
         transform: optional callable applied to the decoded image.
+        rescan: walk the folder even if a cached index of it exists (:mod:`saip.data.file_index`).
 
     Corrupt files (unreadable, truncated, zero bytes, not an image) never crash a run:
     ``dataset[i]`` logs one warning naming the file, records it in ``skipped_files`` /
@@ -81,6 +83,7 @@ class PersonImageFolder(SkippingImageSource):
         file_list: str | os.PathLike[str] | None = None,
         extensions: Iterable[str] = IMAGE_EXTENSIONS,
         transform: Callable[[Image.Image], Any] | None = None,
+        rescan: bool = False,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -93,11 +96,14 @@ class PersonImageFolder(SkippingImageSource):
             if not self.paths:
                 raise InputError(f"file list {file_list} lists no images")
         else:
-            self.paths = scan_images(self.root, self.extensions)
+            self.paths = cached_scan(self.root, self.extensions, self._scan, rescan)
             if not self.paths:
                 raise FileNotFoundError(
                     f"no images with extensions {', '.join(self.extensions)} found under folder {self.root}"
                 )
+
+    def _scan(self, root: Path) -> list[Path]:
+        return scan_images(root, self.extensions)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.distributed as dist
+
 from saip.backbones import create_backbone
 from saip.config.load import ConfigError
 from saip.config.schema import RunConfig
@@ -57,7 +59,7 @@ def build_source(cfg: RunConfig):
 
                 source = ShardImageSource(cfg.data.shards)
             else:
-                source = PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
+                source = _shared_folder(cfg)
             source[0]  # decodes the first readable image; raises if none is
         except (OSError, ValueError) as error:
             raise ConfigError(f"{option}: {error}") from error
@@ -71,6 +73,19 @@ def build_source(cfg: RunConfig):
         size=tuple(cfg.data.views.get("global_size", (256, 128))),
         labels=False,
     )
+
+
+def _shared_folder(cfg: RunConfig) -> PersonImageFolder:
+    """The image folder, its file index built by rank 0 only; the other ranks read the cached index."""
+    distributed = dist.is_available() and dist.is_initialized()
+    if distributed and dist.get_rank() != 0:
+        dist.barrier()  # rank 0 is walking the folder
+        return PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list)
+    try:
+        return PersonImageFolder(cfg.data.root, file_list=cfg.data.file_list, rescan=cfg.data.rescan)
+    finally:
+        if distributed:
+            dist.barrier()
 
 
 def build_student(cfg: RunConfig):
