@@ -1,4 +1,4 @@
-"""ONNX (dynamic batch, checked with ONNX Runtime) and TorchScript round trips of the backbone."""
+"""ONNX (dynamic batch, height and width, checked with ONNX Runtime) and TorchScript round trips."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ def test_onnx_dynamic_batch_matches_torch(tmp_path: Path, vit_source) -> None:
     assert report.max_abs_diff < 1e-4, report.summary()
     (token, grid) = session.run(None, {"images": torch.randn(3, 3, 64, 32).numpy()})
     assert token.shape == (3, 192) and grid.shape == (3, 192, 4, 2)
+
+
+def test_onnx_dynamic_height_and_width_match_torch(tmp_path: Path, vit_source) -> None:
+    pytest.importorskip("onnxruntime")
+    export = export_onnx(vit_source, tmp_path / "m.onnx", opset=18, exporter="dynamo")
+    assert export.dynamic_size
+    report = verify_onnx_export(vit_source, export, batches=(2,))
+    assert {key.split("@", 1)[1] for key in report.diffs} == {"b2@64x32", "b2@96x48"}  # two sizes checked
+    assert report.max_abs_diff < 1e-4, report.summary()
+    session = onnx_session(export.path)
+    (token, grid) = session.run(None, {"images": torch.randn(1, 3, 256, 128).numpy()})
+    assert token.shape == (1, 192) and grid.shape == (1, 192, 16, 8)
 
 
 def test_onnx_rejects_old_opset(tmp_path: Path, vit_source) -> None:

@@ -2,10 +2,11 @@
 
 The graph is :class:`saip.export.features.FeatureModule`: input ``images`` (normalised float32
 ``(B, 3, H, W)``), outputs ``image_token`` ``(B, D)`` and ``patch_grid`` ``(B, D, H/16, W/16)``.
-The torch.export-based exporter (``dynamo=True``, onnxscript) is tried first; if it fails the
-legacy TorchScript exporter (``dynamo=False``) is used. Both work offline on torch 2.13 for
-ViT-Tiny, StarNet-S3 and TinyViT-5M; H and W are fixed to the export size (ViT position
-embeddings are resampled for that grid at trace time).
+The torch.export-based exporter (``dynamo=True``, onnxscript) is tried first, with dynamic batch,
+height and width (H and W any multiples of 16: the ViT position embeddings are resampled inside the
+graph); if it fails the legacy TorchScript exporter (``dynamo=False``) is used, whose graph has a
+dynamic batch only (H, W fixed to the export size, the position embeddings resampled at trace time).
+Both work offline on torch 2.13 for ViT-Tiny, StarNet-S3 and TinyViT-5M.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ class OnnxExport:
     exporter: str  # "dynamo" or "torchscript"
     opset: int
     img_size: tuple[int, int]
+    dynamic_size: bool = False  # H and W are dynamic (multiples of 16), not only the batch
 
 
 def _export_dynamo(module: FeatureModule, example: torch.Tensor, path: Path, opset: int) -> None:
     batch = torch.export.Dim("batch", min=1, max=4096)
+    height = 16 * torch.export.Dim("height_16", min=1, max=256)  # H = 16·k: any multiple of 16
+    width = 16 * torch.export.Dim("width_16", min=1, max=256)
     with redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -51,7 +55,7 @@ def _export_dynamo(module: FeatureModule, example: torch.Tensor, path: Path, ops
             opset_version=opset,
             input_names=[INPUT_NAME],
             output_names=list(OUTPUT_NAMES),
-            dynamic_shapes={"images": {0: batch}},
+            dynamic_shapes={"images": {0: batch, 2: height, 3: width}},
             external_data=False,
         )
 
@@ -76,7 +80,7 @@ def _export_legacy(module: FeatureModule, example: torch.Tensor, path: Path, ops
 def export_onnx(
     source: ExportSource, path: str | Path, opset: int = 18, exporter: str = "auto"
 ) -> OnnxExport:
-    """Write the backbone to ``path`` as ONNX with a dynamic batch axis.
+    """Write the backbone to ``path`` as ONNX with a dynamic batch (and, with dynamo, H and W) axis.
 
     ``exporter``: ``auto`` (dynamo, falling back to the legacy exporter), ``dynamo`` or ``torchscript``.
     """
@@ -103,7 +107,9 @@ def export_onnx(
     import onnx
 
     onnx.checker.check_model(str(path))
-    return OnnxExport(path=path, exporter=used, opset=opset, img_size=tuple(source.img_size))
+    return OnnxExport(
+        path=path, exporter=used, opset=opset, img_size=tuple(source.img_size), dynamic_size=used == "dynamo"
+    )
 
 
 def onnx_session(path: str | Path):  # noqa: ANN201 - onnxruntime.InferenceSession (optional dependency)
@@ -118,18 +124,20 @@ def onnx_session(path: str | Path):  # noqa: ANN201 - onnxruntime.InferenceSessi
 def verify_onnx_export(
     source: ExportSource, export: OnnxExport, tolerance: float = 1e-4, batches: Sequence[int] = (1, 4)
 ) -> VerifyReport:
-    """Run the ONNX file with ONNX Runtime (CPU) at batch 1 and 4 and compare with the torch backbone."""
+    """Run the ONNX file with ONNX Runtime (CPU) at batch 1 and 4 and compare with the torch backbone;
+    a graph with dynamic H and W is also checked at a second size (1.5 x the export size, rounded to 16)."""
     session = onnx_session(export.path)
     input_name = session.get_inputs()[0].name
 
     def run(images: torch.Tensor) -> list:
         return session.run(list(OUTPUT_NAMES), {input_name: images.numpy()})
 
-    return compare_outputs(
-        FeatureModule(source.backbone),
-        run,
-        export.img_size,
-        target=f"onnxruntime[{export.exporter}]",
-        batches=batches,
-        tolerance=tolerance,
+    h, w = export.img_size
+    sizes = [export.img_size] + (
+        [(16 * round(1.5 * h / 16), 16 * round(1.5 * w / 16))] if export.dynamic_size else []
     )
+    report = VerifyReport(target=f"onnxruntime[{export.exporter}]", tolerance=tolerance)
+    for size in sizes:
+        part = compare_outputs(FeatureModule(source.backbone), run, size, report.target, batches, tolerance)
+        report.diffs.update({f"{key}@{size[0]}x{size[1]}": value for key, value in part.diffs.items()})
+    return report

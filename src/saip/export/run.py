@@ -59,9 +59,13 @@ def export_backbone(
     if fmt == "onnx":
         onnx_file = export_onnx(source, out / f"{name}.onnx", opset=opset, exporter=exporter)
         usage = [
-            f"exporter {onnx_file.exporter}, opset {onnx_file.opset}, dynamic batch, input 'images' "
-            f"(B,3,{onnx_file.img_size[0]},{onnx_file.img_size[1]}) normalised with mean={list(source.mean)} "
-            f"std={list(source.std)}"
+            f"exporter {onnx_file.exporter}, opset {onnx_file.opset}, input 'images' "
+            + (
+                "(B,3,H,W), H and W multiples of 16"
+                if onnx_file.dynamic_size
+                else f"(B,3,{onnx_file.img_size[0]},{onnx_file.img_size[1]})"
+            )
+            + f" normalised with mean={list(source.mean)} std={list(source.std)}"
         ]
         return ExportResult(fmt, [onnx_file.path], [verify_onnx_export(source, onnx_file)], usage)
     script = export_torchscript(source, out / f"{name}.pt")
