@@ -34,6 +34,7 @@ import torch.nn.functional as F
 import saip  # noqa: F401  (CPU import shim before timm)
 from saip.data.normalize import normalize_uint8
 from saip.export import export_onnx, load_export_source
+from saip.export.onnx_quantize import quantize_int8
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -47,23 +48,6 @@ def make_session(path: Path, threads: int):  # noqa: ANN201 - onnxruntime.Infere
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
-def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
-    """Dynamic int8 quantisation (per-channel weights) after ONNX Runtime's pre-processing pass."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    prepped = int8_path.with_suffix(".prep.onnx")
-    try:
-        quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
-        source = prepped
-    except Exception as error:  # noqa: BLE001 - pre-processing is an optimisation, not required
-        print(f"(quant_pre_process skipped: {error})")
-        source = fp32_path
-    quantize_dynamic(str(source), str(int8_path), weight_type=QuantType.QInt8, per_channel=True)
-    prepped.unlink(missing_ok=True)
-    return int8_path
 
 
 def time_session(session, batch: int, img_size: tuple[int, int], repeats: int, warmup: int = 3) -> dict:

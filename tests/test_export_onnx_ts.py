@@ -62,3 +62,16 @@ def test_torchscript_round_trip(tmp_path: Path, vit_source) -> None:
     with torch.no_grad():
         token, grid = loaded(torch.zeros(2, 3, 64, 32))
     assert token.shape == (2, 192) and grid.shape == (2, 192, 4, 2)
+
+
+def test_int8_export_is_written_and_close_to_fp32(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from saip.export.run import export_backbone
+
+    result = export_backbone("random:vit_tiny", "onnx", tmp_path, img_size="64x32", int8=True)
+    fp32, int8 = result.files
+    assert int8.name.endswith(".int8.onnx") and int8.stat().st_size < 0.5 * fp32.stat().st_size
+    assert result.ok, [r.summary() for r in result.reports]
+    assert result.reports[-1].target == "onnxruntime[int8 vs fp32]"
+    with pytest.raises(ValueError, match="--int8 needs --format onnx"):
+        export_backbone("random:vit_tiny", "torchscript", tmp_path / "ts", img_size="64x32", int8=True)

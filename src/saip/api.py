@@ -186,8 +186,9 @@ def export(
     arch: str | None = None,
     img_size: str | tuple[int, int] | None = None,
     opset: int = 18,
+    int8: bool = False,
 ):  # noqa: ANN201 - saip.export.run.ExportResult (imported lazily)
     """Export a backbone (``saip export``) and verify it; returns the files and the verification."""
     from saip.export.run import export_backbone
 
-    return export_backbone(str(run), format, out, arch, img_size, opset)
+    return export_backbone(str(run), format, out, arch, img_size, opset, int8=int8)

@@ -32,12 +32,15 @@ def export(
     ),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (>= 17)."),
     exporter: str = typer.Option("auto", "--exporter", help="ONNX exporter: auto, dynamo or torchscript."),
+    int8: bool = typer.Option(
+        False, "--int8", help="ONNX: also write the dynamic int8 graph (checked vs fp32)."
+    ),
 ) -> None:
     """Export the backbone only (no heads, no mask token) and print max abs diff against saip's model."""
     from saip.export.run import export_backbone
 
     try:
-        result = export_backbone(spec, fmt.value, out, arch, img_size, opset, exporter)
+        result = export_backbone(spec, fmt.value, out, arch, img_size, opset, exporter, int8)
     except (FileNotFoundError, ValueError, KeyError) as error:
         hint = "--opset / --exporter" if "opset" in str(error) or "exporter" in str(error) else None
         raise typer.BadParameter(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from saip.export.onnx_export import export_onnx, verify_onnx_export
+from saip.export.onnx_quantize import quantize_int8, verify_int8
 from saip.export.source import load_export_source
 from saip.export.timm_export import export_timm, verify_timm_export
 from saip.export.torchscript_export import export_torchscript, verify_torchscript_export
@@ -41,9 +42,11 @@ def export_backbone(
     img_size: str | tuple[int, int] | None = None,
     opset: int = 18,
     exporter: str = "auto",
+    int8: bool = False,
 ) -> ExportResult:
     """Export the backbone of ``spec`` (run folder, weight file + ``arch``, ``random:<arch>``) as
-    ``fmt`` into ``out`` and verify the written files against the saip model."""
+    ``fmt`` into ``out`` and verify the written files against the saip model. ``int8`` (ONNX only)
+    also writes the dynamic int8 graph, checked against the fp32 one."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format {fmt!r}: choose from {', '.join(EXPORT_FORMATS)}")
     source = load_export_source(spec, arch=arch, img_size=img_size)
@@ -67,7 +70,14 @@ def export_backbone(
             )
             + f" normalised with mean={list(source.mean)} std={list(source.std)}"
         ]
-        return ExportResult(fmt, [onnx_file.path], [verify_onnx_export(source, onnx_file)], usage)
+        result = ExportResult(fmt, [onnx_file.path], [verify_onnx_export(source, onnx_file)], usage)
+        if int8:
+            int8_path = quantize_int8(onnx_file.path, onnx_file.path.with_suffix(".int8.onnx"))
+            result.files.append(int8_path)
+            result.reports.append(verify_int8(onnx_file.path, int8_path, onnx_file.img_size))
+        return result
+    if int8:
+        raise ValueError("--int8 needs --format onnx")
     script = export_torchscript(source, out / f"{name}.pt")
     usage = ["torch.jit.load(path) -> (image_token, patch_grid)"]
     return ExportResult(fmt, [script.path], [verify_torchscript_export(source, script)], usage)
