@@ -25,6 +25,7 @@ class ScheduleValues:
     momentum: float  # EMA momentum of the expert for this step
     teacher_temp: float  # CSM teacher temperature for this step
     progress: float  # step / total_steps, in [0, 1]
+    log: bool = True  # this step is logged: methods compute their (diagnostic-only) extras
 
 
 @dataclass

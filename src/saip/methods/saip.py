@@ -194,15 +194,20 @@ class SAIPMethod(PretrainMethod):
             if self.frozen:
                 loss_csm = self._feature_matching(batch, s_out, student_views, t_views, terms)
             else:
-                s_logits = [self.csm_head(s_out[v].image_token) for v in student_views]
+                # one head call over every view (the weight-normed prototypes are built once)
+                tokens = torch.cat([s_out[v].image_token for v in student_views])  # (S*B, D)
+                s_logits = list(self.csm_head(tokens).split(n_b))
                 with torch.no_grad():
-                    t_logits = [self.expert_csm_head(t.image_token) for t in t_views]
+                    t_logits = list(
+                        self.expert_csm_head(torch.cat([t.image_token for t in t_views])).split(n_b)
+                    )
                 loss_csm = self.csm_loss(s_logits, t_logits, schedule.teacher_temp, update_center=False)
                 self.csm_loss.accumulate_center(t_logits)  # applied once per optimizer step
-                for key, value in self.csm_loss.diagnostics(
-                    s_logits, t_logits, schedule.teacher_temp
-                ).items():
-                    diagnostics[f"csm/{key}"] = value
+                if schedule.log:  # the collapse diagnostics are only read on log steps
+                    for key, value in self.csm_loss.diagnostics(
+                        s_logits, t_logits, schedule.teacher_temp
+                    ).items():
+                        diagnostics[f"csm/{key}"] = value
             terms["loss/csm"] = loss_csm.detach()
             total = total + o.csm_weight * loss_csm
         if self.use_attn_kl:
@@ -268,13 +273,17 @@ class SAIPMethod(PretrainMethod):
 
     def _css(self, batch, s_out, n_local: int) -> torch.Tensor:
         canvas_grid = self._expert(batch.canvas).patch_grid  # (B, Dc, h, w), no grad
-        losses = []
-        for k, name in enumerate(batch.css_query_sources):
+        queries = []
+        for name in batch.css_query_sources:  # views of different sizes: encoded one by one
             q = s_out[self._view_name(name, n_local)]
-            tokens = torch.cat([q.image_token.unsqueeze(1), q.patch_tokens], dim=1)
-            logits = self.css_decoder(tokens, canvas_grid, queries_per_canvas=1)  # (B, 1, h, w)
-            losses.append(css_loss(logits, batch.canvas_masks[:, k : k + 1], self.cfg.css_dice_weight))
-        return torch.stack(losses).mean()
+            queries.append(
+                self.css_decoder.encode_queries(torch.cat([q.image_token.unsqueeze(1), q.patch_tokens], 1))
+            )
+        logits = self.css_decoder.search(
+            torch.stack(queries, dim=1), canvas_grid
+        )  # (B, K, h, w), one conv pass
+        # the mean over (B, K, h, w) is the mean of the K per-person losses (equal sizes)
+        return css_loss(logits, batch.canvas_masks[:, : len(queries)], self.cfg.css_dice_weight)
 
     # ------------------------------------------------------------------------------------ expert
     @torch.no_grad()

@@ -88,20 +88,32 @@ class CSSDecoder(nn.Module):
         Returns:
             ``(B, Q, h, w)`` logits.
         """
-        B, _, h, w = canvas_grid.shape
+        B = canvas_grid.shape[0]
         Q = queries_per_canvas
         if query_tokens.shape[0] != B * Q:
             raise ValueError(f"expected {B}*{Q} query sequences, got {query_tokens.shape[0]}")
-        q = self.query_embed(query_tokens)  # (B*Q, Nq, C)
+        return self.search(self.encode_queries(query_tokens).reshape(B, Q, self.hidden_dim), canvas_grid)
+
+    def encode_queries(self, query_tokens: Tensor) -> Tensor:
+        """``(N, Nq, Dq)`` query sequences -> ``(N, C)`` query embeddings (the image-token position after
+        the self-attention blocks). Queries of different lengths (a global view and a local crop)
+        are encoded in separate calls and stacked for :meth:`search`."""
+        q = self.query_embed(query_tokens)  # (N, Nq, C)
         for blk in self.query_blocks:
             q = blk(q)
-        q = q[:, 0].reshape(B, Q, self.hidden_dim)  # (B, Q, C): image-token position
+        return q[:, 0]
+
+    def search(self, queries: Tensor, canvas_grid: Tensor) -> Tensor:
+        """``(B, Q, C)`` query embeddings on their ``(B, Dc, h, w)`` canvases -> ``(B, Q, h, w)`` logits.
+
+        The canvas embedding and the 4-conv feature map are computed once per canvas for all its Q
+        queries; cross-attention and MLP act per query token, so this equals running each query alone.
+        """
+        _, _, h, w = canvas_grid.shape
         tokens = canvas_grid.flatten(2).transpose(1, 2)  # (B, h*w, Dc)
         ctx = self.canvas_embed(self.canvas_norm(tokens))  # (B, h*w, C)
         ctx = ctx + get_2d_sincos_pos_embed(self.hidden_dim, (h, w), device=ctx.device, dtype=ctx.dtype)
-        # The Q queries of a canvas form one query sequence; cross-attention and MLP act per query token,
-        # so this equals running each query alone against its canvas.
-        y = self.cross_block(q, ctx)  # (B, Q, C)
+        y = self.cross_block(queries, ctx)  # (B, Q, C)
         kernel = self.kernel(self.kernel_norm(y))  # (B, Q, C)
         feat = self.convs(canvas_grid)  # (B, C, h, w)
         return torch.einsum("bqc,bchw->bqhw", kernel, feat) / math.sqrt(self.hidden_dim) + self.bias

@@ -129,11 +129,14 @@ class Trainer:
             )
         if t.compile:
             self.model = torch.compile(self.model)
-        self.optimizer = build_optimizer(self.method, self.peak_lr, t.weight_decay, tuple(t.betas))
+        self.optimizer = build_optimizer(
+            self.method, self.peak_lr, t.weight_decay, tuple(t.betas), fused=self.device.type == "cuda"
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.saved_step: int | None = None  # step of the checkpoint on disk that this run wrote or resumed
         self.stop, self.stop_now = StopRequests(), False
+        self.window_steps: dict[str, int] = {}  # per logged key: optimizer steps summed in the window
         if self.resume_state is not None:
             self._restore(self.resume_state)
             self.saved_step = self.step
@@ -165,6 +168,7 @@ class Trainer:
                 step, self.teacher_temp_warmup, o.teacher_temp_start, o.teacher_temp
             ),
             progress=step / max(1, self.total_steps),
+            log=(step + 1) % t.log_every == 0 or step + 1 == self.total_steps,
         )
 
     # ------------------------------------------------------------------------------ state
@@ -347,6 +351,8 @@ class Trainer:
                 self.scaler.scale(out.loss / t.accum_steps).backward()
             for key, value in {"loss": out.loss.detach(), **out.terms, **out.diagnostics}.items():
                 window[key] = window.get(key, 0.0) + value.detach().float() / t.accum_steps
+                if micro == 0:  # steps that reported this key (diagnostics: log steps only)
+                    self.window_steps[key] = self.window_steps.get(key, 0) + 1
             total += out.loss.detach().float() / t.accum_steps
             self.batch_in_epoch += 1
         self.scaler.unscale_(self.optimizer)
@@ -370,6 +376,7 @@ class Trainer:
             raise self._diverged(self.step + 1, "the loss is non-finite on another rank")
         if math.isfinite(norm_value):
             window["grad_norm"] = window.get("grad_norm", 0.0) + norm.detach().float()
+            self.window_steps["grad_norm"] = self.window_steps.get("grad_norm", 0) + 1
         elif not self.scaler.is_enabled():  # fp16's scaler skips such a step and lowers its scale
             raise self._diverged(
                 self.step + 1, f"gradient norm is {norm_value} (the loss {loss:.4g} is finite)"
@@ -386,9 +393,11 @@ class Trainer:
     ) -> list[str]:
         elapsed = time.perf_counter() - start
         keys = sorted(window)
+        steps = torch.tensor([float(self.window_steps[k]) for k in keys], device=self.device)
         means = all_reduce_mean(
-            torch.stack([window[k] for k in keys]) / count
-        ).tolist()  # one sync, one all-reduce
+            torch.stack([window[k] for k in keys]) / steps
+        ).tolist()  # one sync + all-reduce
+        self.window_steps = {}
         scalars = dict(zip(keys, means, strict=True))
         scalars.update(
             epoch=self.epoch,
