@@ -21,8 +21,14 @@ from tests.test_eval_report import _tiny_root
 TINY = dict(item.split("=", 1) for item in TINY_OVERRIDES)
 
 
-def test_import_saip_does_not_import_torch():
-    code = "import sys, saip; assert 'torch' not in sys.modules, 'torch imported'"
+def test_import_saip_and_the_cli_do_not_import_torch():
+    """``saip --help`` stays fast (0.2 s instead of 5 s): neither the package nor the command tree
+    imports torch, numpy or PIL until a command runs."""
+    code = (
+        "import sys, saip, saip.cli; from saip.cli import app; "
+        "heavy = [m for m in ('torch', 'numpy', 'PIL', 'timm') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import saip.cli
 from saip.evaluate import report
 from saip.evaluate.budgets import BUDGETS, get_budget
-from saip.evaluate.default_data import ensure_synthetic_data
+from saip.evaluate.default_data import LAYOUT_VERSION, ensure_synthetic_data
 
 
 def _tiny_root(root: Path) -> Path:
@@ -130,6 +130,7 @@ def test_ensure_synthetic_data_uses_given_root_and_caches(tmp_path, monkeypatch)
 
     monkeypatch.setattr("saip.evaluate.default_data.write_synthetic", fake_write)
     first = ensure_synthetic_data(preset="tiny", seed=3)
-    assert first == tmp_path / "cache" / "synth-tiny-3" and (first / "meta.json").is_file()
+    assert first == tmp_path / "cache" / f"synth-{LAYOUT_VERSION}-tiny-3" and (first / "meta.json").is_file()
     assert ensure_synthetic_data(preset="tiny", seed=3) == first and calls == [("tiny", 3)]
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["synth-tiny-3"]  # no temp dirs left
+    # No temporary folders are left behind.
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"synth-{LAYOUT_VERSION}-tiny-3"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from saip.synth.writer import TASKS
+from saip.synth.tasks import TASKS
 
 
 def parse_size(value: str, option: str) -> tuple[int, int]:

@@ -7,12 +7,20 @@ import importlib
 import typer
 
 # Modules adding commands to the ``eval`` group; each defines ``register(eval_app)``.
-_EVAL_COMMAND_MODULES = ["saip.cli.eval_single", "saip.cli.eval_dense", "saip.cli.eval_report"]
+_EVAL_COMMAND_MODULES = [
+    "saip.cli.eval_single",
+    "saip.cli.eval_dense",
+    "saip.cli.eval_person",
+    "saip.cli.eval_multi",
+    "saip.cli.eval_report",
+]
 
 
 def register(app: typer.Typer) -> None:
     eval_app = typer.Typer(
-        help="Evaluate a backbone: reid, attributes, pose, parsing, detection, all.", no_args_is_help=True
+        help="Evaluate a backbone: reid, t2i, attributes, pose, landmarks, parsing, detection, mhp, pap, "
+        "all.",
+        no_args_is_help=True,
     )
     for name in _EVAL_COMMAND_MODULES:
         try:

@@ -5,8 +5,9 @@ A budget fixes, per task, the protocol variant and how much data and optimisatio
 published recipes. Presets:
 
 * ``quick`` (CPU, minutes for all tasks): frozen features where the protocol allows it (kNN ReID,
-  linear attribute probe), 128×64 inputs, a few hundred images per split, short decoder training
-  for the dense tasks. Good for smoke tests and for comparing runs against each other.
+  linear attribute probe, a frozen backbone for text-to-image retrieval and for the whole-body
+  landmark head trained on cached features), 128×64 inputs, a few hundred images per split, short
+  decoder training for the dense tasks. Good for smoke tests and for comparing runs against each other.
 * ``standard`` (CPU tens of minutes / GPU minutes): short fine-tuning at 256×128 (TransReID-style
   ReID with BNNeck + ID + triplet, attribute fine-tuning with weighted BCE), capped image counts.
 * ``paper`` (GPU hours): the reference recipes of the SAIP downstream code (reference-code.md §1.12):
@@ -38,6 +39,8 @@ class TaskBudget:
         warmup_steps: warm-up length; a float < 1 is read as a fraction of the steps.
         max_train_images: cap on training images (``None`` = all).
         max_eval_images: cap on evaluation images per split (``None`` = all).
+        train_crop: random training crop ``(H, W)`` taken from the resized input (``None`` = the
+            whole input); used by the multi-person parsing task, evaluated on whole images.
     """
 
     protocol: str
@@ -49,6 +52,7 @@ class TaskBudget:
     epochs: float | None = None
     max_train_images: int | None = None
     max_eval_images: int | None = None
+    train_crop: tuple[int, int] | None = None
 
     def total_steps(self, num_train: int) -> int:
         """Number of optimisation steps for a training set of ``num_train`` images."""
@@ -78,6 +82,36 @@ _QUICK_DENSE = TaskBudget(
 _STANDARD_DENSE = TaskBudget(
     "finetune", None, steps=400, batch_size=16, lr=5e-4, max_train_images=2000, max_eval_images=500
 )
+# Multi-person parsing / attribute parsing on scenes. Quick: the backbone frozen (forward only keeps a
+# CPU run to minutes) and more head steps than the 40 of the single-person dense tunes; mhp evaluates
+# the scenes at their 384×512 and trains on random 192×256 crops, since at 192×256 the parts of small
+# persons fall below the stride-16 grid; pap likewise letterboxes them to 512² and trains on 256² crops.
+_QUICK_MHP = TaskBudget(
+    "frozen",
+    (384, 512),
+    steps=300,
+    batch_size=8,
+    lr=3e-3,
+    max_train_images=96,
+    max_eval_images=24,
+    train_crop=(192, 256),
+)
+_QUICK_PAP = TaskBudget(
+    "frozen",
+    (512, 512),
+    steps=300,
+    batch_size=8,
+    lr=3e-3,
+    max_train_images=96,
+    max_eval_images=24,
+    train_crop=(256, 256),
+)
+_STANDARD_MHP = TaskBudget(
+    "finetune", (288, 384), steps=600, batch_size=16, lr=1e-3, max_train_images=2000, max_eval_images=500
+)
+_STANDARD_PAP = TaskBudget(
+    "finetune", (384, 384), steps=600, batch_size=16, lr=1e-3, max_train_images=2000, max_eval_images=500
+)
 
 BUDGETS: dict[str, dict[str, TaskBudget]] = {
     "quick": {
@@ -104,6 +138,27 @@ BUDGETS: dict[str, dict[str, TaskBudget]] = {
         "pose": _QUICK_DENSE,
         "parsing": _QUICK_DENSE,
         "detection": _QUICK_DENSE,
+        "mhp": _QUICK_MHP,
+        "pap": _QUICK_PAP,
+        "t2i": TaskBudget(
+            "frozen",
+            (128, 64),
+            steps=600,
+            batch_size=32,
+            lr=2e-4,
+            warmup_steps=20,
+            max_train_images=800,
+            max_eval_images=400,
+        ),
+        "landmarks": TaskBudget(
+            "frozen",
+            (128, 96),
+            steps=1000,
+            batch_size=16,
+            lr=3e-3,
+            max_train_images=800,
+            max_eval_images=200,
+        ),
     },
     "standard": {
         "reid": TaskBudget(
@@ -129,6 +184,27 @@ BUDGETS: dict[str, dict[str, TaskBudget]] = {
         "pose": _STANDARD_DENSE,
         "parsing": _STANDARD_DENSE,
         "detection": _STANDARD_DENSE,
+        "mhp": _STANDARD_MHP,
+        "pap": _STANDARD_PAP,
+        "t2i": TaskBudget(
+            "finetune",
+            (256, 128),
+            steps=2000,
+            batch_size=64,
+            lr=1e-4,
+            warmup_steps=100,
+            max_train_images=20000,
+            max_eval_images=3000,
+        ),
+        "landmarks": TaskBudget(
+            "finetune",
+            (256, 192),
+            steps=400,
+            batch_size=16,
+            lr=5e-4,
+            max_train_images=2000,
+            max_eval_images=500,
+        ),
     },
     "paper": {
         "reid": TaskBudget(
@@ -140,6 +216,16 @@ BUDGETS: dict[str, dict[str, TaskBudget]] = {
         "pose": TaskBudget("finetune", (256, 192), steps=0, epochs=210, batch_size=64, lr=5e-4),
         "parsing": TaskBudget("finetune", (576, 384), steps=0, epochs=150, batch_size=24, lr=7e-4),
         "detection": TaskBudget("finetune", None, steps=0, epochs=30, batch_size=16, lr=1e-4),
+        # CIHP: SCHP/CE2P-style 512x512 inputs, 150 epochs; Fashionpedia: 1024-px inputs as
+        # Attribute-Mask R-CNN, 24 epochs (a 2x detectron schedule).
+        "mhp": TaskBudget("finetune", (512, 512), steps=0, epochs=150, batch_size=16, lr=7e-4),
+        "pap": TaskBudget("finetune", (1024, 1024), steps=0, epochs=24, batch_size=16, lr=1e-4),
+        # IRRA: 60 epochs, batch 64, lr 1e-5 (new modules 5x), 5 warm-up epochs, cosine, 384x128.
+        "t2i": TaskBudget(
+            "finetune", (384, 128), steps=0, epochs=60, batch_size=64, lr=1e-5, warmup_steps=5 / 60
+        ),
+        # ViTPose whole-body: the pose recipe (210 epochs, 256x192) with 133 heatmaps.
+        "landmarks": TaskBudget("finetune", (256, 192), steps=0, epochs=210, batch_size=64, lr=5e-4),
     },
 }
 

@@ -44,6 +44,20 @@ DEFAULT_INPUT_SIZE = 320
 FORMATS = ("auto", "coco", "odgt")
 
 
+def to_image_boxes(
+    boxes: torch.Tensor, scale: float, offset: tuple[float, float], size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Letterboxed-input ``xyxy`` boxes → image pixels, clipped to the image ``(H, W)``; also the mask
+    of boxes left with a positive area."""
+    (dx, dy), (h, w) = offset, size
+    boxes = (boxes - torch.tensor([dx, dy, dx, dy])) / scale
+    boxes = torch.stack(
+        [boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h), boxes[:, 2].clamp(0, w), boxes[:, 3].clamp(0, h)],
+        dim=-1,
+    )
+    return boxes, (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+
+
 @torch.no_grad()
 def predict_boxes(
     model: nn.Module, dataset: LetterboxDataset, batch_size: int = 8, device: str = "cpu"
@@ -54,21 +68,10 @@ def predict_boxes(
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_detection)
     for batch in loader:
         outputs = {k: v.float().cpu() for k, v in model(batch["image"].to(device)).items()}
-        for (boxes, scores), scale, (dx, dy), index in zip(
+        for (boxes, scores), scale, offset, index in zip(
             decode_centernet(outputs), batch["scale"], batch["offset"], batch["index"], strict=True
         ):
-            h, w = dataset.records[index].size
-            boxes = (boxes - torch.tensor([dx, dy, dx, dy])) / scale
-            boxes = torch.stack(
-                [
-                    boxes[:, 0].clamp(0, w),
-                    boxes[:, 1].clamp(0, h),
-                    boxes[:, 2].clamp(0, w),
-                    boxes[:, 3].clamp(0, h),
-                ],
-                dim=-1,
-            )
-            valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+            boxes, valid = to_image_boxes(boxes, scale, offset, dataset.records[index].size)
             predictions.append((boxes[valid], scores[valid]))
     return predictions
 

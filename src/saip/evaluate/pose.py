@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from saip.evaluate.datasets.coco_keypoints import (
     TopDownDataset,
     load_coco_keypoints,
 )
+from saip.evaluate.heads.cached_heatmap_fit import fit_head_on_cached_features
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.heatmap import HeatmapHead, keypoint_mse_loss
 from saip.evaluate.metrics.pose import coco_keypoint_ap
@@ -35,6 +37,15 @@ from saip.evaluate.topdown import apply_affine, decode_heatmaps, flip_heatmaps, 
 
 DEFAULT_INPUT_SIZE = (256, 192)
 SCORE_THRESHOLD = 0.2  # keypoints above it define the instance score (mmpose / HRNet rescoring)
+# (ground-truth COCO dict, keypoint results) -> metrics in [0, 1]
+ScoreFn = Callable[[dict[str, Any], list[dict]], dict[str, float]]
+
+
+def coco_pose_scores(ground_truth: dict[str, Any], results: list[dict]) -> dict[str, float]:
+    """COCO OKS AP/AR: COCO's sigmas for the 17 COCO keypoints, 0.079 for every point of other sets."""
+    num_keypoints = len(ground_truth["categories"][0].get("keypoints", []))
+    sigmas = None if num_keypoints == 17 else [0.079] * num_keypoints
+    return coco_keypoint_ap(ground_truth, results, sigmas=sigmas)
 
 
 def heatmaps_to_keypoints(heatmaps: torch.Tensor, matrices: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -119,9 +130,13 @@ def evaluate_pose(
     device: str = "cpu",
     flip_test: bool = True,
     head_kind: str = "simple",
+    score_fn: ScoreFn = coco_pose_scores,
+    head_hidden: int = 256,
 ) -> tuple[dict[str, float], list[float]]:
-    """Train a heatmap head (and the backbone, protocol ``finetune``) on ``train``, report COCO
-    keypoint AP/AR (in [0, 1]) on ``val``'s persons; returns the metrics and the training losses."""
+    """Train a heatmap head (and the backbone, protocol ``finetune``) on ``train``, report
+    ``score_fn`` (default: COCO keypoint AP/AR, in [0, 1]) on ``val``'s persons; returns the metrics
+    and the training losses. The number of heatmaps and the flip pairs come from the data;
+    ``head_hidden`` is the classic decoder's width."""
     if budget.protocol not in PROTOCOLS:
         raise ValueError(f"unknown pose protocol {budget.protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if len(train.keypoint_names) != len(val.keypoint_names):
@@ -137,22 +152,25 @@ def evaluate_pose(
         raise ValueError("pose evaluation needs annotated persons in both train and val")
     num_keypoints = len(train.keypoint_names)
     torch.manual_seed(seed)
-    head = HeatmapHead(backbone.embed_dim, num_keypoints, kind=head_kind)
+    head = HeatmapHead(backbone.embed_dim, num_keypoints, kind=head_kind, hidden=head_hidden)
     model = DenseModel(backbone, head, freeze_backbone=budget.protocol == "frozen").to(device)
-    train_set = TopDownDataset(train_instances, size, mean, std, train.flip_pairs, train=True, seed=seed)
+    if budget.protocol == "frozen":  # head on cached features of the crops and their mirrors
+        crops = TopDownDataset(train_instances, size, mean, std, train.flip_pairs, train=False)
+        losses = fit_head_on_cached_features(model, crops, budget, seed, device)
+    else:
+        train_set = TopDownDataset(train_instances, size, mean, std, train.flip_pairs, train=True, seed=seed)
 
-    def loss_fn(m: DenseModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        pred = m(batch["image"].to(device))
-        return keypoint_mse_loss(pred, batch["heatmaps"].to(device), batch["weights"].to(device))
+        def loss_fn(m: DenseModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            pred = m(batch["image"].to(device))
+            return keypoint_mse_loss(pred, batch["heatmaps"].to(device), batch["weights"].to(device))
 
-    losses = fit(model, train_set, budget, loss_fn, seed=seed, task="pose")
+        losses = fit(model, train_set, budget, loss_fn, seed=seed, task="pose")
     val_set = TopDownDataset(val_instances, size, mean, std, val.flip_pairs, train=False)
     keypoints = predict_keypoints(model, val_set, flip_test=flip_test, device=device)
     category = val.dataset["categories"][0]["id"]
     results = keypoint_results(val_instances, keypoints, category)
     ground_truth = _ground_truth_subset(val, {i.image_id for i in val_instances})
-    sigmas = None if num_keypoints == 17 else [0.079] * num_keypoints
-    return coco_keypoint_ap(ground_truth, results, sigmas=sigmas), losses
+    return score_fn(ground_truth, results), losses
 
 
 def resolve_pose_layout(root: Path) -> dict[str, tuple[Path, Path]]:

@@ -34,10 +34,14 @@ class TaskSpec:
 
 TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("reid", "single-person discrimination", "person ReID", "Market-1501", ("mAP", "rank1")),
+    TaskSpec("t2i", "single-person discrimination", "text-to-image ReID", "CUHK-PEDES", ("rank1", "mAP")),
     TaskSpec("attributes", "single-person discrimination", "attribute recognition", "PA100K", ("mA",)),
     TaskSpec("pose", "single-person dense", "pose estimation", "COCO keypoints", ("AP",)),
+    TaskSpec("landmarks", "single-person dense", "landmark detection", "COCO-WholeBody", ("AP", "AR")),
     TaskSpec("parsing", "single-person dense", "body-part parsing", "LIP", ("mIoU",)),
     TaskSpec("detection", "multi-person", "pedestrian detection", "CrowdHuman", ("AP", "MR-2")),
+    TaskSpec("mhp", "multi-person", "multi-human parsing", "CIHP", ("mIoU", "APp50", "APp_vol")),
+    TaskSpec("pap", "multi-person", "part-level attribute parsing", "Fashionpedia", ("AP_iou_f1", "AP")),
 )
 TASK_KEYS: tuple[str, ...] = tuple(t.key for t in TASKS)
 _BOOKKEEPING = ("seconds", "num_")

@@ -9,14 +9,33 @@ See ``docs/synthetic-data.md``.
 
 from __future__ import annotations
 
-from saip.synth.attributes import ATTRIBUTE_NAMES, attribute_vector
-from saip.synth.dataset import SyntheticPersonDataset, SyntheticSceneDataset
-from saip.synth.identity import Identity, make_identity
-from saip.synth.parts import PART_CLASSES
-from saip.synth.person_image import PersonSample, render_person_image
-from saip.synth.scene import SceneSample, render_scene
-from saip.synth.skeleton import COCO_SKELETON, KEYPOINT_NAMES
-from saip.synth.writer import TASKS, write_synthetic_dataset
+import importlib
+
+# name -> submodule; imported on first use, so `import saip.synth.tasks` (the CLI) stays light
+_EXPORTS = {
+    "ATTRIBUTE_NAMES": "attributes",
+    "attribute_vector": "attributes",
+    "SyntheticPersonDataset": "dataset",
+    "SyntheticSceneDataset": "dataset",
+    "Identity": "identity",
+    "make_identity": "identity",
+    "PART_CLASSES": "parts",
+    "PersonSample": "person_image",
+    "render_person_image": "person_image",
+    "SceneSample": "scene",
+    "render_scene": "scene",
+    "COCO_SKELETON": "skeleton",
+    "KEYPOINT_NAMES": "skeleton",
+    "TASKS": "tasks",
+    "write_synthetic_dataset": "writer",
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy exports
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"saip.synth.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'saip.synth' has no attribute {name!r}")
+
 
 __all__ = [
     "ATTRIBUTE_NAMES",

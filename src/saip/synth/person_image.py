@@ -33,6 +33,7 @@ class PersonSample:
     parts: np.ndarray | None  # (H, W) uint8 part classes (None when rendered without labels)
     view: str
     action: str
+    wholebody: np.ndarray | None = None  # (133, 3) float32: COCO-WholeBody order, v = 0 unlabelled
 
 
 def camera_of(pid: int, frame: int, num_cameras: int) -> int:
@@ -85,22 +86,23 @@ def render_person_image(
         draw_occluder(rng, Painter(image, parts, occ, 255, part_override=0), seed, (H, W), scale)
     image = apply_camera(rng, cam, image)
 
-    kp = out.keypoints.copy()
+    kp = np.concatenate([out.keypoints, out.extra_keypoints]).astype(np.float32)  # (133, 3)
     xi, yi = np.floor(kp[:, 0]).astype(int), np.floor(kp[:, 1]).astype(int)
     inside = (xi >= 0) & (xi < W) & (yi >= 0) & (yi < H)
     if occ is not None:
         occ_np = np.asarray(occ)
-        covered = np.zeros(17, dtype=bool)
+        covered = np.zeros(len(kp), dtype=bool)
         covered[inside] = occ_np[yi[inside], xi[inside]] > 0
-        kp[covered, 2] = 1
-    kp[~inside] = 0
+        kp[covered & (kp[:, 2] > 0), 2] = 1
+    kp[~inside | (kp[:, 2] == 0)] = 0
     return PersonSample(
         image=image,
         pid=pid,
         camid=camid,
         attributes=attribute_vector(ident),
-        keypoints=kp,
+        keypoints=kp[:17].copy(),
         parts=np.asarray(parts) if parts is not None else None,
         view=pose.view,
         action=pose.action,
+        wholebody=kp,
     )

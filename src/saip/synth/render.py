@@ -35,15 +35,18 @@ from saip.synth.skeleton import (
     Pose,
     rotate_yaw,
 )
+from saip.synth.wholebody import locate_wholebody_points
 
 
 @dataclass
 class PersonRender:
-    """What drawing a person produced: keypoints with self-occlusion, head and full-body boxes."""
+    """What drawing a person produced: keypoints with self-occlusion, head and full-body boxes, and
+    the foot/face/hand points of COCO-WholeBody (:mod:`saip.synth.wholebody`)."""
 
     keypoints: np.ndarray  # (17, 3) float32: x, y, v (2 visible, 1 self-occluded)
     head_box: tuple[float, float, float, float]  # x0, y0, x1, y1
     full_box: tuple[float, float, float, float]  # x0, y0, x1, y1 (whole figure, may exceed the image)
+    extra_keypoints: np.ndarray | None = None  # (116, 3) float32: foot, face, hands; v = 0 unlabelled
 
 
 class Projector:
@@ -355,4 +358,5 @@ def render_person(
         visible &= ~(hit & cand)
     kp[:, 2] = np.where(visible, 2, 1)
     head_box = (cx - rx * 1.1, cy - ry * 1.15, cx + rx * 1.1, cy + ry * 1.05)
-    return PersonRender(keypoints=kp, head_box=head_box, full_box=full_box)  # type: ignore[arg-type]
+    extra = locate_wholebody_points(proj, pose, ident, scale, xy, dep, kp)
+    return PersonRender(kp, head_box, full_box, extra)  # type: ignore[arg-type]

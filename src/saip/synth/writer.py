@@ -11,15 +11,21 @@ import numpy as np
 from PIL import Image
 
 from saip.synth.attributes import ATTRIBUTE_NAMES
+from saip.synth.captions import describe_image
+from saip.synth.formats.cihp import CihpWriter
 from saip.synth.formats.coco import CocoWriter
+from saip.synth.formats.coco_wholebody import CocoWholeBodyWriter
+from saip.synth.formats.fashionpedia import FashionpediaWriter, person_garments
 from saip.synth.formats.market import market_name
 from saip.synth.formats.odgt import odgt_line
+from saip.synth.formats.pedes import PedesWriter
+from saip.synth.identity import make_identity
 from saip.synth.parts import PART_CLASSES
 from saip.synth.person_image import render_person_image
 from saip.synth.scene import render_scene
+from saip.synth.tasks import PERSON_ONLY, TASKS
 
 FORMAT_VERSION = "1.0"
-TASKS: tuple[str, ...] = ("reid", "attributes", "pose", "parsing", "detection")
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
@@ -62,15 +68,16 @@ def write_synthetic_dataset(
     """Render and write the dataset under ``out``; returns the ``meta.json`` content.
 
     Single-person images (identity ``p``, frame ``f``) serve ReID, attributes, parsing and pose;
-    scenes serve detection and pose. Splits are by identity: train = the first half of the ids,
-    the other half is ReID test / attributes val+test / parsing and pose val. Scenes: the first 80 %
-    train, the rest val.
+    scenes serve detection, pose, multiple human parsing (``mhp/``, CIHP layout) and part-level
+    attribute parsing (``pap/``, Fashionpedia layout). Splits are by identity: train = the first
+    half of the ids, the other half is ReID test / attributes val+test / parsing and pose val.
+    Scenes (disjoint): the first 80 % train, the rest val.
     """
     tasks = tuple(tasks)
     unknown = sorted(set(tasks) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
-    if identities < 2 and any(t in tasks for t in ("reid", "attributes", "parsing", "pose")):
+    if identities < 2 and any(t in tasks for t in ("reid", "attributes", "parsing", "pose", *PERSON_ONLY)):
         raise ValueError("need at least 2 identities (train and test halves)")
     if not 1 <= num_cameras <= 9:
         raise ValueError("num_cameras must be in 1..9 (Market-1501 names hold one camera digit)")
@@ -83,8 +90,10 @@ def write_synthetic_dataset(
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
 
-    person_tasks = {"reid", "attributes", "parsing", "pose"} & set(tasks)
+    person_tasks = {"reid", "attributes", "parsing", "pose", "t2i", "landmarks"} & set(tasks)
     pose = {s: CocoWriter(keypoints=True) for s in ("train", "val")}
+    pedes = PedesWriter()  # t2i/: CUHK-PEDES layout, captions from the identity's traits
+    wholebody = {s: CocoWholeBodyWriter() for s in ("train", "val")}  # landmarks/: COCO-WholeBody
     attr_rows: list[str] = []
     parsing_ids: dict[str, list[str]] = {"train": [], "val": []}
     if person_tasks:
@@ -120,10 +129,23 @@ def write_synthetic_dataset(
                     image_id = pose[split].add_image(name, size[0], size[1])
                     pose[split].add_person(image_id, s.parts > 0, s.keypoints)
                     count(f"pose/{split}")
+                if "t2i" in tasks:
+                    tsplit = "train" if is_train else "test"
+                    _put(out / "t2i" / "imgs" / tsplit / name, data)
+                    captions = describe_image(make_identity(seed, pid), s.view, s.action, seed, frame)
+                    pedes.add(tsplit, f"{tsplit}/{name}", pid, captions)
+                    count(f"t2i/{tsplit}")
+                if "landmarks" in tasks:
+                    _put(out / "landmarks" / "images" / split / name, data)
+                    image_id = wholebody[split].add_image(name, size[0], size[1])
+                    wholebody[split].add_person(image_id, s.parts > 0, s.wholebody)
+                    count(f"landmarks/{split}")
             if progress is not None and (pid + 1) % 10 == 0:
                 progress(f"identities {pid + 1}/{identities}")
 
-    scene_tasks = {"pose", "detection"} & set(tasks)
+    scene_tasks = {"pose", "detection", "mhp", "pap"} & set(tasks)
+    cihp = CihpWriter(out / "mhp")
+    fashion = {s: FashionpediaWriter() for s in ("train", "val")}
     det = {s: CocoWriter(keypoints=False) for s in ("train", "val")}
     odgt: dict[str, list[str]] = {"train": [], "val": []}
     n_train_scenes = int(round(scenes * 0.8)) if scenes > 1 else scenes
@@ -147,6 +169,16 @@ def write_synthetic_dataset(
                 for m, kp in zip(masks, s.keypoints, strict=True):
                     pose[split].add_person(image_id, m, kp)
                 count(f"pose/{split}_scenes")
+            if "mhp" in tasks:
+                cihp.add(split, name[:-4], data, s.parts, s.instances)
+                count(f"mhp/{split}")
+            if "pap" in tasks:
+                _put(out / "pap" / "images" / split / name, data)
+                image_id = fashion[split].add_image(name, scene_size[0], scene_size[1])
+                for pid, m in zip(s.pids, masks, strict=True):
+                    for garment in person_garments(make_identity(seed, int(pid)), s.parts, m):
+                        fashion[split].add_garment(image_id, garment)
+                count(f"pap/{split}")
             if progress is not None and (index + 1) % 50 == 0:
                 progress(f"scenes {index + 1}/{scenes}")
 
@@ -156,7 +188,16 @@ def write_synthetic_dataset(
     if "parsing" in tasks:
         for split, stems in parsing_ids.items():
             (out / "parsing" / f"{split}_id.txt").write_text("".join(f"{s}\n" for s in stems))
+    if "mhp" in tasks:
+        cihp.save()
+    if "t2i" in tasks:
+        pedes.save(out / "t2i" / "reid_raw.json")
+    if "landmarks" in tasks:
+        for split, writer in wholebody.items():
+            writer.save(out / "landmarks" / "annotations" / f"coco_wholebody_{split}_v1.0.json")
     for split in ("train", "val"):
+        if "pap" in tasks:
+            fashion[split].save(out / "pap" / "annotations" / f"instances_attributes_{split}2020.json")
         if "pose" in tasks:
             pose[split].save(out / "pose" / "annotations" / f"person_keypoints_{split}.json")
         if "detection" in tasks:

@@ -23,11 +23,15 @@ JUNK_PID = -1
 @dataclass(frozen=True)
 class QueryResults:
     """Per-query results of a ranking: ``ap`` (nq,), ``first_hit`` (nq,) 0-based rank of the first
-    true match (``-1`` without one), ``valid`` (nq,) whether the query had any true match."""
+    true match (``-1`` without one), ``valid`` (nq,) whether the query had any true match,
+    ``last_hit`` (nq,) 0-based rank of the last (hardest) true match and ``num_rel`` (nq,) the
+    number of true matches (for INP, see :mod:`saip.evaluate.metrics.retrieval`)."""
 
     ap: np.ndarray
     first_hit: np.ndarray
     valid: np.ndarray
+    last_hit: np.ndarray | None = None
+    num_rel: np.ndarray | None = None
 
 
 def rank_query_results(
@@ -64,8 +68,11 @@ def rank_query_results(
     valid = n_rel > 0
     ap = np.where(valid, precision_at_hits.sum(axis=1) / np.maximum(n_rel, 1), 0.0)
     first_col = np.argmax(hits, axis=1)
-    first_hit = np.where(valid, position[np.arange(len(order)), first_col] - 1, -1)
-    return QueryResults(ap=ap, first_hit=first_hit, valid=valid)
+    rows = np.arange(len(order))
+    first_hit = np.where(valid, position[rows, first_col] - 1, -1)
+    last_col = hits.shape[1] - 1 - np.argmax(hits[:, ::-1], axis=1)
+    last_hit = np.where(valid, position[rows, last_col] - 1, -1)
+    return QueryResults(ap=ap, first_hit=first_hit, valid=valid, last_hit=last_hit, num_rel=n_rel)
 
 
 def summarize(results: Sequence[QueryResults], ranks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
