@@ -125,5 +125,5 @@ def test_cli_eval_attributes_linear(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "out" / "results.json").read_text())["attributes"]
+    metrics = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"]["attributes"]["metrics"]
     assert {"mA", "accuracy", "precision", "recall", "F1"} <= set(metrics)

@@ -251,6 +251,10 @@ def test_evaluate_detection_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ],
     )
     assert result.exit_code == 0, result.output
-    assert set(json.loads((out / "results.json").read_text())["detection"]) >= {"AP", "AP50", "MR-2"}
+    assert set(json.loads((out / "results.json").read_text())["tasks"]["detection"]["metrics"]) >= {
+        "AP",
+        "AP50",
+        "MR-2",
+    }
     bad = CliRunner().invoke(app, ["eval", "detection", "--backbone", "random:vit_tiny", "--format", "voc"])
     assert bad.exit_code != 0

@@ -143,10 +143,10 @@ def test_synthetic_landmarks_layout_and_cli_end_to_end(tmp_path, monkeypatch) ->
     args = ["eval", "landmarks", "--backbone", "random:vit_tiny", "--data", str(data), "--out", str(out)]
     result = CliRunner().invoke(saip.cli.app, args)
     assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "results.json").read_text())["landmarks"]
+    metrics = json.loads((out / "results.json").read_text())["tasks"]["landmarks"]["metrics"]
     assert set(metrics) >= {"AP", "AR", "body_AP", "foot_AP", "face_AP", "hand_AP"}
     assert all(0.0 <= metrics[k] <= 100.0 for k in ("AP", "body_AP", "hand_AP"))
-    assert len(json.loads((out / "landmarks.json").read_text())["train_loss"]) == 2
+    assert len(json.loads((out / "landmarks" / "landmarks.json").read_text())["train_loss"]) == 2
     (data / "landmarks" / "annotations" / "coco_wholebody_val_v1.0.json").unlink()
     bad = CliRunner().invoke(saip.cli.app, args)
     assert bad.exit_code == 2 and "coco_wholebody_val_v1.0.json" in bad.output

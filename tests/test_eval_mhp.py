@@ -94,10 +94,10 @@ def test_cli_end_to_end(data_root: Path, tmp_path: Path, monkeypatch: pytest.Mon
     args = ["eval", "mhp", "--backbone", "random:vit_tiny", "--data", str(data_root), "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "results.json").read_text())["mhp"]
+    metrics = json.loads((out / "results.json").read_text())["tasks"]["mhp"]["metrics"]
     assert {"mIoU", "APp50", "APp_vol"} <= set(metrics)
     assert all(0.0 <= metrics[k] <= 100.0 for k in ("mIoU", "APp50", "APp_vol"))
-    record = json.loads((out / "mhp.json").read_text())
+    record = json.loads((out / "mhp" / "mhp.json").read_text())
     assert len(record["train_loss"]) == 2 and record["protocol"] == "finetune"
     # Bad input: a folder without the CIHP layout, then a missing id list; one line, exit code 2.
     empty = tmp_path / "empty"

@@ -85,9 +85,9 @@ def test_cli_end_to_end_and_report_rows(
     args = ["eval", "pap", "--backbone", "random:vit_tiny", "--data", str(data_root), "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "results.json").read_text())["pap"]
+    metrics = json.loads((out / "results.json").read_text())["tasks"]["pap"]["metrics"]
     assert {"AP_iou_f1", "AP_iou50_f150", "AP", "AP50"} <= set(metrics)
-    assert json.loads((out / "pap.json").read_text())["protocol"] == "frozen"
+    assert json.loads((out / "pap" / "pap.json").read_text())["protocol"] == "frozen"
     # saip eval all: both tasks as rows of the multi-person group (the paper's Table III layout).
     args = ["eval", "all", "--backbone", "random:vit_tiny", "--data", str(data_root), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--tasks", "mhp", "--tasks", "pap"])

@@ -194,5 +194,9 @@ def test_cli_parsing_writes_results(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ],
     )
     assert result.exit_code == 0, result.output
-    assert set(json.loads((out / "results.json").read_text())["parsing"]) >= {"mIoU", "pixel_acc", "mean_acc"}
-    assert (out / "parsing.json").is_file()
+    assert set(json.loads((out / "results.json").read_text())["tasks"]["parsing"]["metrics"]) >= {
+        "mIoU",
+        "pixel_acc",
+        "mean_acc",
+    }
+    assert (out / "parsing" / "parsing.json").is_file()

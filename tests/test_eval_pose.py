@@ -247,8 +247,12 @@ def test_cli_pose_writes_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ],
     )
     assert result.exit_code == 0, result.output
-    assert set(json.loads((out / "results.json").read_text())["pose"]) >= {"AP", "AP50", "AR"}
-    assert json.loads((out / "pose.json").read_text())["protocol"] == "frozen"
+    assert set(json.loads((out / "results.json").read_text())["tasks"]["pose"]["metrics"]) >= {
+        "AP",
+        "AP50",
+        "AR",
+    }
+    assert json.loads((out / "pose" / "pose.json").read_text())["protocol"] == "frozen"
     missing = CliRunner().invoke(app, ["eval", "pose", "--backbone", "random:vit_tiny", "--data", str(out)])
     assert missing.exit_code != 0 and "person_keypoints_train" in missing.output
 

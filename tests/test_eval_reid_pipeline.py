@@ -132,9 +132,9 @@ def test_cli_eval_reid_writes_results(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "out" / "results.json").read_text())["reid"]
+    metrics = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"]["reid"]["metrics"]
     assert {"mAP", "rank1", "rank5", "rank10"} <= set(metrics)
-    record = json.loads((tmp_path / "out" / "reid.json").read_text())
+    record = json.loads((tmp_path / "out" / "reid" / "reid.json").read_text())
     assert record["protocol"] == "knn" and record["metrics"]["mAP"] == metrics["mAP"]
 
 

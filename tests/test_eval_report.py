@@ -134,3 +134,26 @@ def test_ensure_synthetic_data_uses_given_root_and_caches(tmp_path, monkeypatch)
     assert ensure_synthetic_data(preset="tiny", seed=3) == first and calls == [("tiny", 3)]
     # No temporary folders are left behind.
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"synth-{LAYOUT_VERSION}-tiny-3"]
+
+
+def test_single_task_commands_merge_into_the_run_folder_by_default(tmp_path):
+    """Issue 17 §4: without --out, results go to RUN/eval (never a shared ./eval-out), and every task
+    command merges into the same results.json / results.md as `eval all`."""
+    from tests.pretrain_helpers import write_run
+
+    run = write_run(tmp_path / "run")
+    root = _tiny_root(tmp_path / "data")
+    for task in ("reid", "attributes"):
+        result = CliRunner().invoke(
+            saip.cli.app, ["eval", task, "--backbone", str(run), "--data", str(root), "--device", "auto"]
+        )
+        assert result.exit_code == 0, result.output
+    merged = json.loads((run / "eval" / "results.json").read_text())
+    assert merged["backbone"] == str(run) and set(merged["tasks"]) == {"reid", "attributes"}
+    assert (
+        merged["tasks"]["reid"]["group"] == "single-person discrimination"
+        and "mAP" in merged["tasks"]["reid"]["metrics"]
+    )
+    table = (run / "eval" / "results.md").read_text()
+    assert "person ReID" in table and "attribute recognition" in table
+    assert (run / "eval" / "reid").is_dir()

@@ -186,15 +186,15 @@ def test_synthetic_t2i_layout_and_cli_end_to_end(tmp_path, monkeypatch) -> None:
     args = ["eval", "t2i", "--backbone", "random:vit_tiny", "--data", str(data), "--out", str(out)]
     result = CliRunner().invoke(saip.cli.app, args)
     assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "results.json").read_text())["t2i"]
+    metrics = json.loads((out / "results.json").read_text())["tasks"]["t2i"]["metrics"]
     assert set(metrics) >= {"rank1", "rank5", "rank10", "mAP", "mINP"}
     assert 0 <= metrics["mINP"] <= metrics["mAP"] <= 100 and metrics["rank1"] <= metrics["rank10"]
-    record = json.loads((out / "t2i.json").read_text())
-    assert len(record["train_loss"]) == 3 and (out / "tokenizer.json").is_file()
+    record = json.loads((out / "t2i" / "t2i.json").read_text())
+    assert len(record["train_loss"]) == 3 and (out / "t2i" / "tokenizer.json").is_file()
     assert record["protocol"] == "frozen"  # the quick budget's protocol
     finetune = CliRunner().invoke(saip.cli.app, [*args, "--protocol", "finetune"])
     assert finetune.exit_code == 0, finetune.output
-    assert json.loads((out / "t2i.json").read_text())["protocol"] == "finetune"
+    assert json.loads((out / "t2i" / "t2i.json").read_text())["protocol"] == "finetune"
     bad_data = tmp_path / "bad"
     (bad_data / "t2i" / "imgs").mkdir(parents=True)
     (bad_data / "t2i" / "reid_raw.json").write_text(json.dumps([{"split": "train", "id": 1}]))

@@ -119,7 +119,7 @@ def test_eval_probe_cli_on_a_market_folder(tmp_path, pooling):
     args = ["eval", "probe", "--backbone", "random:vit_tiny", "--data", str(root), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--pooling", pooling])
     assert result.exit_code == 0, result.output
-    probe = json.loads((out / "probe.json").read_text())
+    probe = json.loads((out / "probe" / "probe.json").read_text())
     assert probe["data"]["pooling"] == pooling and probe["data"]["identities"] == 6
     assert np.isclose(probe["margin"]["reid_mAP"], 0.0)
     assert "not better" in result.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,11 +16,28 @@ _ARCH = typer.Option(
 )
 _DATA = typer.Option(None, "--data", help="Dataset folder; default: the synthetic dataset (generated once).")
 _BUDGET = typer.Option("quick", "--budget", help="Budget preset: quick, standard or paper.")
-_OUT = typer.Option(Path("eval-out"), "--out", help="Output folder for <task>.json and results.json.")
+_OUT = typer.Option(
+    None,
+    "--out",
+    help="Output folder: results.json (every task merged) and <task>/ [default: RUN/eval for a run "
+    "folder, else eval-out/<backbone>].",
+)
 _SEED = typer.Option(0, "--seed", help="Seed (sampling, head init, random backbone init, synthetic data).")
-_DEVICE = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda.")
+_DEVICE = typer.Option("auto", "--device", help="auto (cuda if available), cpu, cuda or cuda:N.")
 _PROTOCOL = typer.Option(None, "--protocol", help="finetune or frozen (default: the budget's).")
 _FLIP = typer.Option(True, "--flip-test/--no-flip-test", help="Average with the mirrored prediction.")
+
+
+def eval_paths(backbone: str, out: Path | None, device: str) -> tuple[Path, str]:
+    """The output folder (``RUN/eval`` for a run folder, else ``eval-out/<backbone>``: another
+    backbone's results are never overwritten) and the torch device (``auto`` as in pretraining)."""
+    from saip.pretrain.loop import resolve_device
+
+    if out is None:
+        spec = Path(backbone)
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in backbone.strip("/"))
+        out = spec / "eval" if spec.is_dir() else Path("eval-out") / name
+    return out, str(resolve_device(device))
 
 
 def _resolve_data(data: Path | None, seed: int) -> Path:
@@ -38,21 +55,19 @@ def _check_protocol(protocol: str | None) -> None:
         raise typer.BadParameter(f"choose from {', '.join(PROTOCOLS)}", param_hint="--protocol")
 
 
-def _finish(task: str, metrics: dict[str, float], out: Path) -> None:
-    """Print the metrics and merge them into ``out/results.json`` (other tasks' entries are kept)."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    results = {}
-    if path.is_file():
-        try:
-            results = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            results = {}
-    results[task] = metrics
-    path.write_text(json.dumps(results, indent=2))
+def _finish(
+    task: str, metrics: dict[str, float], out: Path, backbone: str, budget: str, data: Path | None
+) -> None:
+    """Print the metrics and merge them into ``out/results.json`` / ``results.md`` (the layout of
+    ``saip eval all``; other tasks' entries are kept)."""
+    from saip.evaluate.report import task_entry, write_results
+
+    results = {"backbone": backbone, "budget": budget, "data": str(data) if data else "synthetic"}
+    results["tasks"] = {task: task_entry(task, metrics, synthetic=data is None)}
+    write_results(out, results)
     for key, value in metrics.items():
         typer.echo(f"{task} {key}: {value:.2f}")
-    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {out / 'results.json'}")
 
 
 def _run(
@@ -67,34 +82,66 @@ def _run(
         raise typer.Exit(code=2) from error
 
 
-def register(eval_app: typer.Typer) -> None:
-    """Add the ``pose``, ``parsing`` and ``detection`` commands to the ``saip eval`` group."""
+def add_task_command(eval_app: typer.Typer, task: str, help_text: str, flip_test: bool = False) -> None:
+    """Add ``saip eval TASK`` with the shared options, running ``saip.evaluate.TASK.run_task``
+    (``flip_test``: also a ``--flip-test/--no-flip-test`` option passed on to it)."""
 
-    @eval_app.command("pose")
-    def pose_cmd(
-        backbone: str = _BACKBONE,
-        arch: str | None = _ARCH,
-        data: Path | None = _DATA,
-        protocol: str | None = _PROTOCOL,
-        budget: str = _BUDGET,
-        out: Path = _OUT,
-        seed: int = _SEED,
-        device: str = _DEVICE,
-        flip_test: bool = _FLIP,
-    ) -> None:
-        """Top-down pose on COCO keypoints (GT boxes, ViTPose simple head): OKS AP, AP50, AP75, AR."""
-        from saip.evaluate import pose
-
+    def run(backbone, arch, data, protocol, budget, out, seed, device, **extra) -> None:  # noqa: ANN001
+        module = importlib.import_module(f"saip.evaluate.{task}")
         _check_protocol(protocol)
+        out, device = eval_paths(backbone, out, device)
         metrics = _run(
-            "pose",
-            lambda root: pose.run_task(
-                backbone, root, budget, out, seed, device, arch, protocol=protocol, flip_test=flip_test
+            task,
+            lambda root: module.run_task(
+                backbone, root, budget, out / task, seed, device, arch, protocol=protocol, **extra
             ),
             data,
             seed,
         )
-        _finish("pose", metrics, out)
+        _finish(task, metrics, out, backbone, budget, data)
+
+    if flip_test:
+
+        def command(
+            backbone: str = _BACKBONE,
+            arch: str | None = _ARCH,
+            data: Path | None = _DATA,
+            protocol: str | None = _PROTOCOL,
+            budget: str = _BUDGET,
+            out: Path | None = _OUT,
+            seed: int = _SEED,
+            device: str = _DEVICE,
+            flip_test: bool = _FLIP,
+        ) -> None:
+            run(backbone, arch, data, protocol, budget, out, seed, device, flip_test=flip_test)
+
+    else:
+
+        def command(
+            backbone: str = _BACKBONE,
+            arch: str | None = _ARCH,
+            data: Path | None = _DATA,
+            protocol: str | None = _PROTOCOL,
+            budget: str = _BUDGET,
+            out: Path | None = _OUT,
+            seed: int = _SEED,
+            device: str = _DEVICE,
+        ) -> None:
+            run(backbone, arch, data, protocol, budget, out, seed, device)
+
+    command.__doc__ = help_text
+    eval_app.command(task)(command)
+
+
+def register(eval_app: typer.Typer) -> None:
+    """Add the ``pose``, ``parsing`` and ``detection`` commands to the ``saip eval`` group."""
+
+    add_task_command(
+        eval_app,
+        "pose",
+        "Top-down pose on COCO keypoints (GT boxes, ViTPose simple head): OKS AP, AP50, AP75, AR.",
+        flip_test=True,
+    )
 
     @eval_app.command("parsing")
     def parsing_cmd(
@@ -103,7 +150,7 @@ def register(eval_app: typer.Typer) -> None:
         data: Path | None = _DATA,
         protocol: str | None = _PROTOCOL,
         budget: str = _BUDGET,
-        out: Path = _OUT,
+        out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
         flip_test: bool = _FLIP,
@@ -115,13 +162,14 @@ def register(eval_app: typer.Typer) -> None:
         from saip.evaluate import parsing
 
         _check_protocol(protocol)
+        out, device = eval_paths(backbone, out, device)
         metrics = _run(
             "parsing",
             lambda root: parsing.run_task(
                 backbone,
                 root,
                 budget,
-                out,
+                out / "parsing",
                 seed,
                 device,
                 arch,
@@ -132,7 +180,7 @@ def register(eval_app: typer.Typer) -> None:
             data,
             seed,
         )
-        _finish("parsing", metrics, out)
+        _finish("parsing", metrics, out, backbone, budget, data)
 
     @eval_app.command("detection")
     def detection_cmd(
@@ -141,7 +189,7 @@ def register(eval_app: typer.Typer) -> None:
         data: Path | None = _DATA,
         protocol: str | None = _PROTOCOL,
         budget: str = _BUDGET,
-        out: Path = _OUT,
+        out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
         fmt: str = typer.Option(
@@ -154,12 +202,13 @@ def register(eval_app: typer.Typer) -> None:
         _check_protocol(protocol)
         if fmt not in detection.FORMATS:
             raise typer.BadParameter(f"choose from {', '.join(detection.FORMATS)}", param_hint="--format")
+        out, device = eval_paths(backbone, out, device)
         metrics = _run(
             "detection",
             lambda root: detection.run_task(
-                backbone, root, budget, out, seed, device, arch, protocol=protocol, fmt=fmt
+                backbone, root, budget, out / "detection", seed, device, arch, protocol=protocol, fmt=fmt
             ),
             data,
             seed,
         )
-        _finish("detection", metrics, out)
+        _finish("detection", metrics, out, backbone, budget, data)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from saip.cli.eval_dense import _DEVICE, _OUT, _SEED, eval_paths
+from saip.evaluate.report import TASK_KEYS
+
 
 def register(eval_app: typer.Typer) -> None:
     """Add the ``all`` command to the ``saip eval`` group."""
@@ -24,18 +27,16 @@ def register(eval_app: typer.Typer) -> None:
         ),
         budget: str = typer.Option("quick", "--budget", help="Budget preset: quick, standard or paper."),
         tasks: list[str] | None = typer.Option(
-            None,
-            "--tasks",
-            help="Tasks to run (repeat the option); default: reid, attributes, pose, parsing, detection.",
+            None, "--tasks", help=f"Tasks (repeat the option or comma list); default: {', '.join(TASK_KEYS)}."
         ),
-        out: Path = typer.Option(Path("eval-out"), "--out", help="Output folder (results.json, results.md)."),
-        seed: int = typer.Option(0, "--seed", help="Seed (sampling, random init, synthetic data)."),
-        device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
+        out: Path | None = _OUT,
+        seed: int = _SEED,
+        device: str = _DEVICE,
     ) -> None:
         """Run every downstream task and write results.json + results.md (group | task | dataset | metric)."""
         from saip.evaluate.budgets import BUDGETS
         from saip.evaluate.default_data import ensure_synthetic_data
-        from saip.evaluate.report import TASK_KEYS, format_results, run_report
+        from saip.evaluate.report import format_results, run_report
 
         if budget not in BUDGETS:
             raise typer.BadParameter(f"choose from {', '.join(BUDGETS)}", param_hint="--budget")
@@ -48,6 +49,7 @@ def register(eval_app: typer.Typer) -> None:
         if data is not None and not data.is_dir():
             raise typer.BadParameter(f"data folder not found: {data}", param_hint="--data")
         root = ensure_synthetic_data(data, seed=seed)
+        out, device = eval_paths(backbone, out, device)
         results = run_report(
             backbone, root, budget, out, selected or None, seed, device, arch, synthetic=data is None
         )

@@ -7,33 +7,18 @@ from pathlib import Path
 
 import typer
 
-_BACKBONE = typer.Option(
-    ..., "--backbone", "-b", help="Run folder, weight file (with --arch) or random:<arch>."
+from saip.cli.eval_dense import (
+    _ARCH,
+    _BACKBONE,
+    _BUDGET,
+    _DATA,
+    _DEVICE,
+    _OUT,
+    _SEED,
+    _finish,
+    _resolve_data,
+    eval_paths,
 )
-_ARCH = typer.Option(
-    None, "--arch", help="Architecture of a weight file (vit_tiny, starnet_s3, tiny_vit_5m, ...)."
-)
-_DATA = typer.Option(None, "--data", help="Dataset folder; default: the synthetic dataset (generated once).")
-_BUDGET = typer.Option("quick", "--budget", help="Budget preset: quick, standard or paper.")
-_OUT = typer.Option(Path("eval-out"), "--out", help="Output folder for results.json.")
-_SEED = typer.Option(0, "--seed", help="Seed (sampling, random init, synthetic data).")
-_DEVICE = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda.")
-
-
-def _resolve_data(data: Path | None, seed: int) -> Path:
-    from saip.evaluate.default_data import ensure_synthetic_data
-
-    if data is not None and not data.exists():
-        raise typer.BadParameter(f"data folder not found: {data}", param_hint="--data")
-    return ensure_synthetic_data(data, seed=seed)
-
-
-def _finish(task: str, metrics: dict[str, float], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({task: metrics}, indent=2))
-    for key, value in metrics.items():
-        typer.echo(f"{task} {key}: {value:.2f}")
-    typer.echo(f"wrote {out / 'results.json'}")
 
 
 def register(eval_app: typer.Typer) -> None:
@@ -49,7 +34,7 @@ def register(eval_app: typer.Typer) -> None:
         ),
         pooling: str = typer.Option("token", "--pooling", help="kNN feature: token, mean or concat."),
         budget: str = _BUDGET,
-        out: Path = _OUT,
+        out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
     ) -> None:
@@ -58,18 +43,19 @@ def register(eval_app: typer.Typer) -> None:
 
         if protocol is not None and protocol not in reid.PROTOCOLS:
             raise typer.BadParameter(f"choose from {', '.join(reid.PROTOCOLS)}", param_hint="--protocol")
+        out, device = eval_paths(backbone, out, device)
         metrics = reid.run_task(
             backbone,
             _resolve_data(data, seed),
             budget,
-            out,
+            out / "reid",
             seed,
             device,
             arch,
             protocol=protocol,
             pooling=pooling,
         )
-        _finish("reid", metrics, out)
+        _finish("reid", metrics, out, backbone, budget, data)
 
     @eval_app.command("attributes")
     def attributes_cmd(
@@ -80,7 +66,7 @@ def register(eval_app: typer.Typer) -> None:
             None, "--protocol", help="linear or finetune (default: the budget's)."
         ),
         budget: str = _BUDGET,
-        out: Path = _OUT,
+        out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
     ) -> None:
@@ -91,10 +77,18 @@ def register(eval_app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"choose from {', '.join(attributes.PROTOCOLS)}", param_hint="--protocol"
             )
+        out, device = eval_paths(backbone, out, device)
         metrics = attributes.run_task(
-            backbone, _resolve_data(data, seed), budget, out, seed, device, arch, protocol=protocol
+            backbone,
+            _resolve_data(data, seed),
+            budget,
+            out / "attributes",
+            seed,
+            device,
+            arch,
+            protocol=protocol,
         )
-        _finish("attributes", metrics, out)
+        _finish("attributes", metrics, out, backbone, budget, data)
 
     @eval_app.command("probe")
     def probe_cmd(
@@ -107,7 +101,9 @@ def register(eval_app: typer.Typer) -> None:
         ),
         max_images: int = typer.Option(600, "--max-images", help="ReID query + gallery images at most."),
         pooling: str = typer.Option("token", "--pooling", help="Image feature: token, mean or concat."),
-        out: Path = typer.Option(Path("eval-out"), "--out", help="Output folder for probe.json."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Output folder for probe.json [default: RUN/eval/probe, else eval-out/...]."
+        ),
         seed: int = _SEED,
         device: str = _DEVICE,
     ) -> None:
@@ -121,6 +117,8 @@ def register(eval_app: typer.Typer) -> None:
             raise typer.BadParameter(f"data folder not found: {data}", param_hint="--data")
         if pooling not in POOLINGS:
             raise typer.BadParameter(f"choose from {', '.join(POOLINGS)}", param_hint="--pooling")
+        out, device = eval_paths(backbone, out, device)
+        out = out / "probe"
         model, info = load_backbone(backbone, arch=arch, seed=seed)
         result = run_probe(
             model,

@@ -116,9 +116,43 @@ def run_report(
                 entry["status"], entry["error"] = "failed", f"{type(error).__name__}: {error}"
         entry["seconds"] = time.perf_counter() - start
         results["tasks"][spec.key] = entry
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    (out_dir / "results.md").write_text(format_results(results) + "\n")
-    return results
+    return write_results(out_dir, results)
+
+
+def write_results(out_dir: Path, results: dict) -> dict:
+    """Merge ``results`` into ``out_dir/results.json`` (tasks evaluated earlier for the same backbone
+    are kept, the same task is replaced) and rewrite ``results.md`` from the merged content.
+
+    Every ``saip eval`` command writes through here, so ``RUN/eval/results.json`` collects all the
+    tasks a run was evaluated on, whichever command ran them.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "results.json"
+    merged = dict(results)
+    if path.is_file():
+        try:
+            earlier = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            earlier = {}
+        if isinstance(earlier.get("tasks"), dict) and earlier.get("backbone") == results.get("backbone"):
+            merged["tasks"] = {**earlier["tasks"], **results["tasks"]}
+    path.write_text(json.dumps(merged, indent=2))
+    (out_dir / "results.md").write_text(format_results(merged) + "\n")
+    return merged
+
+
+def task_entry(key: str, metrics: dict[str, float], synthetic: bool, seconds: float = 0.0) -> dict:
+    """The ``results.json`` entry of one task that ran (group, task, dataset as in the paper's tables)."""
+    spec = {s.key: s for s in TASKS}[key]
+    return {
+        "group": spec.group,
+        "task": spec.name,
+        "dataset": dataset_label(spec, synthetic),
+        "metrics": metrics,
+        "status": "ok",
+        "seconds": seconds,
+    }
 
 
 def _ordered_metrics(spec: TaskSpec, metrics: dict[str, float]) -> list[tuple[str, float]]:

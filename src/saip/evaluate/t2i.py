@@ -28,12 +28,13 @@ from saip.data.normalize import normalize_uint8
 from saip.evaluate.budgets import TaskBudget, get_budget
 from saip.evaluate.datasets.pedes import CaptionedImage, load_pedes, resolve_pedes_layout
 from saip.evaluate.features import load_images
+from saip.evaluate.heads.finetune import PROTOCOLS as FINETUNE_PROTOCOLS
 from saip.evaluate.heads.sdm import id_loss, sdm_loss
 from saip.evaluate.metrics.retrieval import retrieval_metrics
 from saip.evaluate.text.encoder import TextEncoder
 from saip.evaluate.text.tokenizer import encode_captions, save_caption_tokenizer, train_caption_tokenizer
 
-PROTOCOLS = ("finetune", "frozen")
+PROTOCOLS = FINETUNE_PROTOCOLS  # finetune (IRRA) | frozen
 DEFAULT_INPUT_SIZE = (384, 128)  # IRRA's input
 EMBED_DIM = 256
 # Text encoder (width, blocks, heads) per budget preset: small enough for CPU minutes under quick.
