@@ -58,6 +58,8 @@ def standardize(features: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     """
     features = features.float()
     distributed = dist.is_available() and dist.is_initialized()
+    if not distributed:  # one process: torch's own reductions (bit-identical to earlier runs)
+        return (features - features.mean(dims, keepdim=True)) / (features.std(dims, keepdim=True) + 1e-6)
     count = features.new_tensor(float(features.numel() // features.sum(dims, keepdim=True).numel()))
     total = features.sum(dims, keepdim=True)
     if distributed:
