@@ -12,15 +12,14 @@ channels), where the simple decoder would be a linear read-out of frozen feature
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from saip.evaluate.budgets import get_budget
 from saip.evaluate.datasets.coco_wholebody import load_coco_wholebody, resolve_wholebody_layout
 from saip.evaluate.metrics.wholebody import wholebody_keypoint_ap
 from saip.evaluate.pose import DEFAULT_INPUT_SIZE, evaluate_pose
+from saip.evaluate.task_record import write_task_record
 
 REPORTED = ("AP", "AR", "body_AP", "foot_AP", "face_AP", "hand_AP")
 # (decoder, classic decoder width) per protocol
@@ -57,20 +56,19 @@ def run_task(
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "task": "landmarks",
-        "dataset": str(layout["val"][0]),
-        "backbone": info.source,
-        "protocol": task_budget.protocol,
-        "head": head,
-        "input_size": list(task_budget.img_size or DEFAULT_INPUT_SIZE),
-        "budget": budget,
-        "budget_settings": asdict(task_budget),
-        "seed": seed,
-        "flip_test": flip_test,
-        "metrics": metrics,
-        "all_metrics": scores,
-        "train_loss": losses,
-    }
-    (out_dir / "landmarks.json").write_text(json.dumps(record, indent=2))
+    write_task_record(
+        out_dir,
+        "landmarks",
+        dataset=str(layout["val"][0]),
+        backbone=info.source,
+        budget=budget,
+        task_budget=task_budget,
+        input_size=list(task_budget.img_size or DEFAULT_INPUT_SIZE),
+        seed=seed,
+        metrics=metrics,
+        scores=scores,
+        losses=losses,
+        head=head,
+        flip_test=flip_test,
+    )
     return metrics

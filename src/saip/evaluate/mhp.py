@@ -13,9 +13,7 @@ AP^p_vol over 0.1–0.9 (:mod:`saip.evaluate.metrics.instance_parsing`).
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.instance_parsing import MultiHumanParsingHead, group_persons, mhp_loss
 from saip.evaluate.metrics.instance_parsing import ImagePersons, parsing_ap_summary, split_persons
 from saip.evaluate.metrics.segmentation import confusion_matrix, segmentation_scores
+from saip.evaluate.task_record import write_task_record
 
 DEFAULT_INPUT_SIZE = (384, 512)
 
@@ -130,18 +129,17 @@ def run_task(
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "task": "mhp",
-        "dataset": str(base),
-        "backbone": info.source,
-        "protocol": task_budget.protocol,
-        "input_size": list(task_budget.img_size or DEFAULT_INPUT_SIZE),
-        "budget": budget,
-        "budget_settings": asdict(task_budget),
-        "seed": seed,
-        "metrics": metrics,
-        "all_metrics": scores,
-        "train_loss": losses,
-    }
-    (out_dir / "mhp.json").write_text(json.dumps(record, indent=2))
+    write_task_record(
+        out_dir,
+        "mhp",
+        dataset=str(base),
+        backbone=info.source,
+        budget=budget,
+        task_budget=task_budget,
+        input_size=list(task_budget.img_size or DEFAULT_INPUT_SIZE),
+        seed=seed,
+        metrics=metrics,
+        scores=scores,
+        losses=losses,
+    )
     return metrics

@@ -11,9 +11,7 @@ IoU + F1 criterion and plain box AP (:mod:`saip.evaluate.metrics.attribute_detec
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from saip.evaluate.heads.attribute_detector import (
 )
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.metrics.attribute_detection import fashionpedia_ap
+from saip.evaluate.task_record import write_task_record
 
 DEFAULT_INPUT_SIZE = 512
 
@@ -172,18 +171,17 @@ def run_task(
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "task": "pap",
-        "dataset": str(Path(data_root)),
-        "backbone": info.source,
-        "protocol": task_budget.protocol,
-        "input_size": max(task_budget.img_size or (DEFAULT_INPUT_SIZE,)),
-        "budget": budget,
-        "budget_settings": asdict(task_budget),
-        "seed": seed,
-        "metrics": metrics,
-        "all_metrics": scores,
-        "train_loss": losses,
-    }
-    (out_dir / "pap.json").write_text(json.dumps(record, indent=2))
+    write_task_record(
+        out_dir,
+        "pap",
+        dataset=str(Path(data_root)),
+        backbone=info.source,
+        budget=budget,
+        task_budget=task_budget,
+        input_size=max(task_budget.img_size or (DEFAULT_INPUT_SIZE,)),
+        seed=seed,
+        metrics=metrics,
+        scores=scores,
+        losses=losses,
+    )
     return metrics

@@ -11,9 +11,7 @@ classes swapped) and reports mIoU, pixel accuracy and mean class accuracy
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,7 @@ from saip.evaluate.datasets.lip import (
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.segmentation import SegmentationHead
 from saip.evaluate.metrics.segmentation import confusion_matrix, segmentation_scores
+from saip.evaluate.task_record import write_task_record
 
 DEFAULT_INPUT_SIZE = (256, 128)
 
@@ -167,19 +166,18 @@ def run_task(
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "task": "parsing",
-        "dataset": str(base),
-        "backbone": info.source,
-        "protocol": task_budget.protocol,
-        "input_size": list(task_budget.img_size or DEFAULT_INPUT_SIZE),
-        "budget": budget,
-        "budget_settings": asdict(task_budget),
-        "seed": seed,
-        "flip_test": flip_test,
-        "metrics": metrics,
-        "all_metrics": scores,
-        "train_loss": losses,
-    }
-    (out_dir / "parsing.json").write_text(json.dumps(record, indent=2))
+    write_task_record(
+        out_dir,
+        "parsing",
+        dataset=str(base),
+        backbone=info.source,
+        budget=budget,
+        task_budget=task_budget,
+        input_size=list(task_budget.img_size or DEFAULT_INPUT_SIZE),
+        seed=seed,
+        metrics=metrics,
+        scores=scores,
+        losses=losses,
+        flip_test=flip_test,
+    )
     return metrics

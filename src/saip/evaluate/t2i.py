@@ -15,9 +15,7 @@ projection, the text encoder and the classifier learn).
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +29,7 @@ from saip.evaluate.features import load_images
 from saip.evaluate.heads.finetune import PROTOCOLS as FINETUNE_PROTOCOLS
 from saip.evaluate.heads.sdm import id_loss, sdm_loss
 from saip.evaluate.metrics.retrieval import retrieval_metrics
+from saip.evaluate.task_record import write_task_record
 from saip.evaluate.text.encoder import TextEncoder
 from saip.evaluate.text.tokenizer import encode_captions, save_caption_tokenizer, train_caption_tokenizer
 
@@ -280,21 +279,20 @@ def run_task(
     )  # fmt: skip
     metrics = {k: scores[k] for k in ("rank1", "rank5", "rank10", "mAP", "mINP")}
     metrics["seconds"] = time.perf_counter() - start
-    record = {
-        "task": "t2i",
-        "dataset": str(layout.annotation_file),
-        "format": layout.fmt,
-        "backbone": info.source,
-        "text_encoder": f"transformer from scratch ({text_size[1]} blocks, width {text_size[0]}), BPE "
+    write_task_record(
+        out_dir,
+        "t2i",
+        dataset=str(layout.annotation_file),
+        backbone=info.source,
+        budget=budget,
+        task_budget=task_budget,
+        input_size=list(task_budget.img_size or DEFAULT_INPUT_SIZE),
+        seed=seed,
+        metrics=metrics,
+        scores=scores,
+        losses=losses,
+        format=layout.fmt,
+        text_encoder=f"transformer from scratch ({text_size[1]} blocks, width {text_size[0]}), BPE "
         "tokenizer trained on the training captions",
-        "protocol": task_budget.protocol,
-        "input_size": list(task_budget.img_size or DEFAULT_INPUT_SIZE),
-        "budget": budget,
-        "budget_settings": asdict(task_budget),
-        "seed": seed,
-        "metrics": metrics,
-        "all_metrics": scores,
-        "train_loss": losses,
-    }
-    (out_dir / "t2i.json").write_text(json.dumps(record, indent=2))
+    )
     return metrics
