@@ -126,7 +126,12 @@ def test_cli_from_boxes_csv_flat(tmp_path: Path) -> None:
     result = CliRunner().invoke(saip.cli.app, [*args, "--layout", "flat", "--min-score", "0.5"])
     assert result.exit_code == 0, result.output
     assert "kept: 1 crops" in result.output and "low_score" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["frame_i0.jpg", "manifest.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "frame_i0.jpg",
+        "manifest.csv",
+        "manifest.jsonl",
+        "summary.json",
+    ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["kept"] == 1 and summary["rejected"] == {"low_score": 1}
 

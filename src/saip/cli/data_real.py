@@ -5,7 +5,6 @@ Thin layer over :mod:`saip.sources`: parses options, calls the library, prints c
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -41,15 +40,26 @@ def register(data_app: typer.Typer) -> None:
 
     @data_app.command("from-boxes")
     def from_boxes(
-        annotations: Path = typer.Option(
-            ..., "--annotations", help="COCO .json, CrowdHuman .odgt or .csv boxes."
+        annotations: list[Path] = typer.Option(
+            ...,
+            "--annotations",
+            help="Annotation file or folder; repeat it to pool datasets into one set: COCO, Human-Art, "
+            "Fashionpedia or AI Challenger .json, CrowdHuman .odgt, .csv boxes, CIHP or MHPv2 split folder.",
         ),
-        out: Path = typer.Option(..., "--out", help="Output crop folder (crops + manifest.csv)."),
-        images: Path | None = typer.Option(
-            None, "--images", help="Folder image paths are relative to (default: next to the annotations)."
+        out: Path = typer.Option(
+            ..., "--out", help="Output crop folder (crops, manifest.jsonl, manifest.csv, summary.json)."
         ),
-        fmt: str | None = typer.Option(
-            None, "--format", help="coco | odgt | csv (default: from the suffix)."
+        images: list[Path] | None = typer.Option(
+            None,
+            "--images",
+            help="Folder image paths are relative to, one per --annotations in order "
+            "(default: the format's image folder, else next to the annotations).",
+        ),
+        fmt: list[str] | None = typer.Option(
+            None,
+            "--format",
+            help="coco | odgt | csv | aic | cihp | mhp | fashionpedia | humanart, once for all or "
+            "once per --annotations (default: detected).",
         ),
         min_height: float = typer.Option(64.0, "--min-height", min=0, help="Minimum box height (px)."),
         min_visibility: float = typer.Option(
@@ -57,7 +67,7 @@ def register(data_app: typer.Typer) -> None:
             "--min-visibility",
             min=0,
             max=1,
-            help="Minimum visible fraction (odgt vbox/fbox, COCO keypoints).",
+            help="Minimum visible fraction (odgt vbox/fbox, COCO/AIC keypoints).",
         ),
         max_occlusion: float | None = typer.Option(
             None, "--max-occlusion", min=0, max=1, help="Maximum occluded fraction (= 1 - min visibility)."
@@ -67,40 +77,70 @@ def register(data_app: typer.Typer) -> None:
         ),
         pad: float = typer.Option(0.1, "--pad", min=0, help="Padding per side, as a fraction of box w/h."),
         min_keypoints: int = typer.Option(
-            0, "--min-keypoints", min=0, help="Minimum labelled keypoints (COCO)."
+            0, "--min-keypoints", min=0, help="Minimum labelled keypoints (COCO, AIC, Human-Art)."
         ),
         min_score: float = typer.Option(
             0.0, "--min-score", min=0, help="Minimum detector score (CSV score column)."
         ),
         layout: str = typer.Option("per-image", "--layout", help="per-image (sub-folder per image) or flat."),
+        dedup_iou: float = typer.Option(
+            0.9,
+            "--dedup-iou",
+            min=0.01,
+            max=1.0,
+            help="Boxes on identical images (same bytes) overlapping by IoU >= this are duplicates.",
+        ),
+        shards: Path | None = typer.Option(
+            None,
+            "--shards",
+            help="Also pack the kept crops into WebDataset tar shards here (saip pretrain data.shards=DIR).",
+        ),
+        max_per_shard: int = typer.Option(1000, "--max-per-shard", min=1, help="Crops per shard."),
+        shard_prefix: str = typer.Option("shard", "--shard-prefix", help="Shard file name prefix."),
     ) -> None:
-        """Crop annotated persons into a LUPerson-style folder (usable as `saip pretrain data.root=OUT`)."""
-        from saip.sources.boxes import read_boxes
-        from saip.sources.crops import LAYOUTS, CropFilter, crop_instances
+        """Crop annotated persons into a LUPerson-style folder (usable as `saip pretrain data.root=OUT`).
+
+        Several --annotations are pooled into one set (as SAIP's HP1M): duplicates removed, one
+        manifest.jsonl, crops under OUT/<dataset>/.
+        """
+        from saip.sources.crops import LAYOUTS, CropFilter
+        from saip.sources.person_set import build_person_set, load_source
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         aspect = parse_range(aspect_range, "--aspect-range")
         if layout not in LAYOUTS:
             raise typer.BadParameter(f"use one of {', '.join(LAYOUTS)}", param_hint="--layout")
+        images, fmt = images or [], fmt or []
+        if len(images) not in (0, len(annotations)):
+            raise typer.BadParameter(
+                f"give one per --annotations ({len(annotations)}), got {len(images)}", param_hint="--images"
+            )
+        if len(fmt) not in (0, 1, len(annotations)):
+            raise typer.BadParameter(
+                f"give it once or once per --annotations ({len(annotations)}), got {len(fmt)}",
+                param_hint="--format",
+            )
         visibility = max(min_visibility, 1.0 - max_occlusion if max_occlusion is not None else 0.0)
-        try:
-            source = read_boxes(annotations, fmt)
-        except (OSError, ValueError) as error:
-            raise _fail(str(error)) from error
-        checks = [
-            (visibility > 0, source.has_visibility(), "--min-visibility/--max-occlusion", "visibility"),
-            (min_keypoints > 0, source.has_keypoints(), "--min-keypoints", "keypoint counts"),
-            (min_score > 0, source.has_scores(), "--min-score", "scores"),
-        ]
-        for asked, available, option, what in checks:
-            if asked and not available:
-                raise _fail(f"{option}: {annotations} ({source.format}) has no {what} for any box")
-        if images is None:
-            images = annotations.parent
-            if source.format == "odgt" and (images / "Images").is_dir():
-                images = images / "Images"
-        if not images.is_dir():
-            raise _fail(f"--images: folder {images} does not exist")
+        sources = []
+        for index, path in enumerate(annotations):
+            try:
+                source = load_source(
+                    path,
+                    fmt[index if len(fmt) > 1 else 0] if fmt else None,
+                    images[index] if images else None,
+                )
+            except (OSError, ValueError) as error:
+                raise _fail(str(error)) from error
+            boxes = source.boxes
+            checks = [
+                (visibility > 0, boxes.has_visibility(), "--min-visibility/--max-occlusion", "visibility"),
+                (min_keypoints > 0, boxes.has_keypoints(), "--min-keypoints", "keypoint counts"),
+                (min_score > 0, boxes.has_scores(), "--min-score", "scores"),
+            ]
+            for asked, available, option, what in checks:
+                if asked and not available:
+                    raise _fail(f"{option}: {path} ({boxes.format}) has no {what} for any box")
+            sources.append(source)
         crop_filter = CropFilter(
             min_height=min_height,
             aspect_range=aspect,
@@ -108,26 +148,34 @@ def register(data_app: typer.Typer) -> None:
             min_keypoints=min_keypoints,
             min_score=min_score,
         )
-        report = crop_instances(source.boxes, images, out, crop_filter, pad=pad, layout=layout)
-        summary = report.as_dict() | {
-            "annotations": str(annotations),
-            "format": source.format,
-            "skipped_while_reading": dict(sorted(source.skipped.items())),
-            "filter": {
-                "min_height": min_height,
-                "aspect_range": list(aspect),
-                "min_visibility": visibility,
-                "min_keypoints": min_keypoints,
-                "min_score": min_score,
-                "pad": pad,
-            },
-        }
-        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        typer.echo(f"{source.format}: {len(source.boxes)} person boxes in {annotations}")
-        _print_counts("skipped while reading:", dict(sorted(source.skipped.items())) or {"(none)": 0})
+        try:
+            report = build_person_set(
+                sources,
+                out,
+                crop_filter,
+                pad=pad,
+                layout=layout,
+                dedup_iou=dedup_iou,
+                shards=shards,
+                max_per_shard=max_per_shard,
+                shard_prefix=shard_prefix,
+            )
+        except (OSError, ValueError) as error:
+            raise _fail(str(error)) from error
+        for source, info in zip(sources, report.sources, strict=True):
+            typer.echo(
+                f"{info['name']} ({info['format']}): {info['boxes']} person boxes in {source.boxes.path}"
+            )
+        _print_counts("skipped while reading:", dict(sorted(report.skipped.items())) or {"(none)": 0})
+        _print_counts("duplicates removed:", dict(sorted(report.duplicates.items())) or {"(none)": 0})
         _print_counts("rejected:", dict(sorted(report.rejected.items())) or {"(none)": 0})
         typer.echo(f"images read: {report.images_read}, missing/corrupt: {len(report.bad_images)}")
         typer.echo(f"kept: {report.kept} crops in {out} (manifest: {report.manifest})")
+        if report.shards:
+            typer.echo(
+                f"wrote {len(report.shards)} shards to {shards}: {report.shards[0].name} .. "
+                f"{report.shards[-1].name} (saip pretrain data.shards={shards})"
+            )
 
     @data_app.command("from-video")
     def from_video(

@@ -13,7 +13,9 @@ the same crops can be cut from any person-box annotation. Three formats are read
 - **CSV**: ``image,x,y,w,h[,score]`` (header optional), boxes in pixels, top-left + size.
 
 Boxes are ``(x, y, w, h)`` in pixels of the source image. Entries skipped while reading are
-counted per reason in :attr:`BoxSource.skipped`.
+counted per reason in :attr:`BoxSource.skipped`. The other datasets SAIP's HP1M was cropped from
+(AI Challenger, CIHP, MHPv2, Fashionpedia, HumanArt) are read by :mod:`saip.sources.formats`;
+:func:`read_boxes` reads any of them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BOX_FORMATS = ("coco", "odgt", "csv")
 _SUFFIX_FORMATS = {".json": "coco", ".odgt": "odgt", ".csv": "csv"}
@@ -41,7 +44,9 @@ class PersonBox:
         box: ``(x, y, w, h)`` in pixels.
         score: detector confidence (CSV only), else ``None``.
         visibility: visible fraction in [0, 1], ``None`` when the format does not say.
-        num_keypoints: labelled keypoints (COCO only), else ``None``.
+        num_keypoints: labelled keypoints (COCO, AI Challenger, HumanArt), else ``None``.
+        extra: format-specific fields kept in the crop manifest (e.g. HumanArt's ``art_style``);
+            JSON-serialisable values. Not part of equality or the hash.
     """
 
     image: str
@@ -50,16 +55,22 @@ class PersonBox:
     score: float | None = None
     visibility: float | None = None
     num_keypoints: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass
 class BoxSource:
-    """The boxes read from one annotation file, plus counts of entries skipped while reading."""
+    """The boxes read from one annotation file or folder, plus counts of entries skipped while reading.
+
+    ``images`` is the folder the image paths are relative to when the format defines it (e.g. a
+    CIHP split's ``Images/``), else ``None`` (the caller decides, by default the file's folder).
+    """
 
     path: Path
     format: str
     boxes: list[PersonBox]
     skipped: Counter[str] = field(default_factory=Counter)
+    images: Path | None = None
 
     def has_visibility(self) -> bool:
         return any(box.visibility is not None for box in self.boxes)
@@ -73,7 +84,7 @@ class BoxSource:
 
 def _box4(value: object, where: str) -> tuple[float, float, float, float]:
     if not isinstance(value, list | tuple) or len(value) != 4:
-        raise ValueError(f"{where}: expected a box [x, y, w, h], got {value!r}")
+        raise ValueError(f"{where}: expected a box of 4 numbers, got {value!r}")
     try:
         x, y, w, h = (float(v) for v in value)
     except (TypeError, ValueError):
@@ -89,10 +100,15 @@ def _load_json(path: Path) -> object:
         raise ValueError(f"{path}: not valid JSON ({error})") from error
 
 
-def read_coco_boxes(path: str | os.PathLike[str], category: str = "person") -> BoxSource:
-    """Person boxes from a COCO instances/keypoints JSON file (``iscrowd`` regions skipped)."""
+def read_coco_boxes(
+    path: str | os.PathLike[str], category: str = "person", data: object | None = None
+) -> BoxSource:
+    """Person boxes from a COCO instances/keypoints JSON file (``iscrowd`` regions skipped).
+
+    ``data``: the file's already parsed content (read from ``path`` when ``None``).
+    """
     path = Path(path)
-    data = _load_json(path)
+    data = _load_json(path) if data is None else data
     if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
         raise ValueError(f"{path}: not a COCO annotation file (needs 'images' and 'annotations')")
     categories = data.get("categories") or []
@@ -233,15 +249,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 
 def read_boxes(path: str | os.PathLike[str], fmt: str | None = None) -> BoxSource:
-    """Read person boxes from ``path`` in format ``fmt`` (``None``: from the suffix)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"annotation file {path} does not exist")
-    fmt = detect_format(path) if fmt is None else fmt.lower()
-    if fmt == "coco":
-        return read_coco_boxes(path)
-    if fmt == "odgt":
-        return read_odgt_boxes(path)
-    if fmt == "csv":
-        return read_csv_boxes(path)
-    raise ValueError(f"unknown box format {fmt!r} for {path} (use one of {', '.join(BOX_FORMATS)})")
+    """Read person boxes from the file or folder ``path`` in format ``fmt`` (``None``: detected).
+
+    Any format of :data:`saip.sources.formats.FORMATS`; bad input raises
+    :class:`saip.errors.InputError` naming the file (see :func:`saip.sources.formats.read_person_boxes`).
+    """
+    from saip.sources.formats import read_person_boxes
+
+    return read_person_boxes(path, fmt)

@@ -14,7 +14,7 @@ import csv
 import logging
 import os
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -143,6 +143,17 @@ def crop_relpath(image: str, instance_id: str, layout: str) -> str:
     raise ValueError(f"unknown crop layout {layout!r} (use one of {', '.join(LAYOUTS)})")
 
 
+@dataclass(frozen=True)
+class KeptCrop:
+    """One crop written by :func:`crop_instances`: its box, file (relative to the output folder),
+    pixel rectangle ``(x1, y1, x2, y2)`` in the source image and the filter checks it passed."""
+
+    box: PersonBox
+    crop: str
+    crop_box: tuple[int, int, int, int]
+    filters_passed: tuple[str, ...]
+
+
 @dataclass
 class CropReport:
     """What :func:`crop_instances` did: counts of kept crops, rejections per reason, bad images."""
@@ -152,12 +163,17 @@ class CropReport:
     images_read: int = 0
     bad_images: dict[str, str] = field(default_factory=dict)  # image -> "missing" / "corrupt: ..."
     manifest: Path | None = None
+    crops: list[KeptCrop] = field(default_factory=list, repr=False)  # the kept crops, in order
 
     def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["rejected"] = dict(sorted(self.rejected.items()))
-        data["manifest"] = str(self.manifest) if self.manifest else None
-        return data
+        """The counts (not :attr:`crops`), JSON-serialisable."""
+        return {
+            "kept": self.kept,
+            "rejected": dict(sorted(self.rejected.items())),
+            "images_read": self.images_read,
+            "bad_images": dict(self.bad_images),
+            "manifest": str(self.manifest) if self.manifest else None,
+        }
 
 
 def _resolve(image: str, images_root: Path) -> Path:
@@ -238,6 +254,7 @@ def crop_instances(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 image.crop(crop_box).save(target, format="JPEG", quality=quality)
                 report.kept += 1
+                report.crops.append(KeptCrop(box, relpath, crop_box, tuple(passed)))
             else:
                 report.rejected[str(reason)] += 1
             x, y, w, h = box.box

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,9 @@ def _write_shard(path: Path, samples: list[tuple[str, str, bytes, dict[str, Any]
     return path
 
 
-def _path_samples(paths: Sequence[Path], root: Path) -> Iterator[tuple[str, str, bytes, dict[str, Any]]]:
+def _path_samples(
+    paths: Sequence[Path], root: Path, metadata: Mapping[str, Mapping[str, Any]] | None = None
+) -> Iterator[tuple[str, str, bytes, dict[str, Any]]]:
     seen: dict[str, Path] = {}
     for path in paths:
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
@@ -89,7 +91,7 @@ def _path_samples(paths: Sequence[Path], root: Path) -> Iterator[tuple[str, str,
         seen[key] = path
         ext = path.suffix.lower().lstrip(".")
         ext = "jpg" if ext == "jpeg" else ext
-        yield key, ext, path.read_bytes(), {"path": rel}
+        yield key, ext, path.read_bytes(), {**(metadata or {}).get(rel, {}), "path": rel}
 
 
 def _dataset_samples(dataset: Any, quality: int) -> Iterator[tuple[str, str, bytes, dict[str, Any]]]:
@@ -107,6 +109,7 @@ def write_shards(
     prefix: str = "shard",
     root: str | os.PathLike[str] | None = None,
     quality: int = 95,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Pack images into ``out_dir/{prefix}-{000000..}.tar``; returns the shard paths in order.
 
@@ -119,6 +122,8 @@ def write_shards(
         root: for paths, the folder keys are made relative to (default: the folder given, or the
             common parent of the listed files).
         quality: JPEG quality for dataset items (files are stored byte for byte, never re-encoded).
+        metadata: for files, extra JSON fields per file, keyed by its path relative to ``root``
+            (e.g. the crop manifest's rows), stored in ``KEY.json`` beside ``path``.
 
     Also writes ``out_dir/dataset.json`` (the wids descriptor: shard names and sample counts).
     Each sample is ``KEY.<ext>`` + ``KEY.json``: for files the key is the relative path without
@@ -137,9 +142,9 @@ def write_shards(
         paths = scan_images(folder)
         if not paths:
             raise FileNotFoundError(f"no images found under folder {folder}")
-        samples = _path_samples(paths, Path(root) if root else folder)
+        samples = _path_samples(paths, Path(root) if root else folder, metadata)
     elif isinstance(source, PersonImageFolder):  # files stored byte for byte, not re-encoded
-        samples = _path_samples(source.paths, Path(root) if root else source.root)
+        samples = _path_samples(source.paths, Path(root) if root else source.root, metadata)
     elif isinstance(source, list | tuple) and all(isinstance(p, str | os.PathLike) for p in source):
         paths = [Path(p) for p in source]
         if not paths:
@@ -149,7 +154,7 @@ def write_shards(
             raise FileNotFoundError(f"image files not found: {', '.join(missing[:5])}")
         paths = [p.resolve() for p in paths]
         base = Path(root).resolve() if root else Path(os.path.commonpath([p.parent for p in paths]))
-        samples = _path_samples(paths, base)
+        samples = _path_samples(paths, base, metadata)
     elif hasattr(source, "__len__") and hasattr(source, "__getitem__"):
         samples = _dataset_samples(source, quality)
     else:
