@@ -39,6 +39,29 @@ def build_view_config(cfg: RunConfig) -> SAIPViewConfig:
         raise ConfigError(f"data.views: {error}") from error
 
 
+def build_view_pipeline(cfg: RunConfig, source, views: SAIPViewConfig, device) -> tuple[Any, Any, Any]:
+    """``(dataset, collate_fn, device_transform)`` per ``data.view_device``.
+
+    Loader path: ``ViewDataset`` + ``SAIPCollate``, no transform. Device path
+    (:mod:`saip.data.device_views`): workers decode and draw the parameters, and the loop calls the
+    transform on each batch after moving it to the device; both give the same ``SAIPBatch`` layout.
+    """
+    from saip.data import SAIPCollate, ViewDataset
+    from saip.data.device_views import (
+        DecodedViewDataset,
+        DeviceViewCollate,
+        DeviceViewTransform,
+        views_on_device,
+    )
+
+    seed = cfg.train.seed
+    if not views_on_device(cfg.data.view_device, device):
+        return ViewDataset(source, views, seed=seed), SAIPCollate(views, seed=seed), None
+    decode_size = tuple(cfg.data.decode_size) if cfg.data.decode_size else None
+    dataset = DecodedViewDataset(source, views, seed=seed, decode_size=decode_size)
+    return dataset, DeviceViewCollate(views, seed=seed), DeviceViewTransform(views)
+
+
 def build_source(cfg: RunConfig):
     """Person images: a folder (``data.root``), tar shards (``data.shards``) or the synthetic persons.
 
