@@ -48,7 +48,7 @@ def test_report_runs_tasks_and_marks_missing(tmp_path, monkeypatch):
 
         if key == "parsing":
 
-            def broken(*args):
+            def broken(*args, **kwargs):
                 raise RuntimeError("boom")
 
             return broken

@@ -146,13 +146,23 @@ def evaluate(
     arch: str | None = None,
     seed: int = 0,
     device: str = "cpu",
+    workers: int | None = None,
+    amp: str = "auto",
+    progress: bool = True,
 ) -> EvalResult:
     """Evaluate a backbone (``saip eval TASK``): a run folder, a weight file (with ``arch``),
     ``random:<arch>`` or ``efficientnet_lite0_imagenet``. Without ``data``, the embedded synthetic
     data in each task's standard layout. Results go to ``out`` (default ``RUN/eval`` for a run
-    folder, else ``eval-out``) as ``results.json``/``results.md``."""
+    folder, else ``eval-out``) as ``results.json``/``results.md``. ``workers`` (default: as
+    ``--workers``), ``amp`` and ``progress`` are those of :class:`saip.evaluate.runtime.EvalRuntime`."""
     from saip.evaluate import report
     from saip.evaluate.default_data import ensure_synthetic_data
+    from saip.evaluate.runtime import EvalRuntime, default_workers
+
+    try:
+        runtime = EvalRuntime(default_workers() if workers is None else workers, amp, progress)
+    except ValueError as error:
+        raise InputError(str(error)) from error
 
     tasks = None if task == "all" else [task]
     if tasks is not None and task not in report.TASK_KEYS:
@@ -171,6 +181,7 @@ def evaluate(
         device=device,
         arch=arch,
         synthetic=data is None,
+        runtime=runtime,
     )
     entries = results["tasks"]
     metrics = {key: entry["metrics"] for key, entry in entries.items() if entry["status"] == "ok"}
@@ -187,8 +198,9 @@ def export(
     img_size: str | tuple[int, int] | None = None,
     opset: int = 18,
     int8: bool = False,
+    fp16: bool = False,
 ):  # noqa: ANN201 - saip.export.run.ExportResult (imported lazily)
     """Export a backbone (``saip export``) and verify it; returns the files and the verification."""
     from saip.export.run import export_backbone
 
-    return export_backbone(str(run), format, out, arch, img_size, opset, int8=int8)
+    return export_backbone(str(run), format, out, arch, img_size, opset, int8=int8, fp16=fp16)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from saip.evaluate.runtime import EvalRuntime
 
 _BACKBONE = typer.Option(
     ..., "--backbone", "-b", help="Run folder, weight file (with --arch) or random:<arch>."
@@ -26,6 +30,17 @@ _SEED = typer.Option(0, "--seed", help="Seed (sampling, head init, random backbo
 _DEVICE = typer.Option("auto", "--device", help="auto (cuda if available), cpu, cuda or cuda:N.")
 _PROTOCOL = typer.Option(None, "--protocol", help="finetune or frozen (default: the budget's).")
 _FLIP = typer.Option(True, "--flip-test/--no-flip-test", help="Average with the mirrored prediction.")
+_WORKERS = typer.Option(
+    None,
+    "--workers",
+    help="DataLoader worker processes decoding images (0: in this process; results do not depend on "
+    "it) [default: half the CPU cores, at most 4].",
+)
+_AMP = typer.Option(
+    "auto",
+    "--amp",
+    help="Autocast for features and head training: auto (bf16 on CUDA, off on CPU), bf16, off.",
+)
 
 
 def eval_paths(backbone: str, out: Path | None, device: str) -> tuple[Path, str]:
@@ -38,6 +53,18 @@ def eval_paths(backbone: str, out: Path | None, device: str) -> tuple[Path, str]
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in backbone.strip("/"))
         out = spec / "eval" if spec.is_dir() else Path("eval-out") / name
     return out, str(resolve_device(device))
+
+
+def eval_runtime(workers: int | None, amp: str) -> EvalRuntime:
+    """The :class:`~saip.evaluate.runtime.EvalRuntime` of ``--workers`` / ``--amp`` (progress bars on
+    stderr when it is a terminal; ``TQDM_DISABLE=1`` hides them)."""
+    from saip.evaluate.runtime import AMP_MODES, EvalRuntime, default_workers
+
+    if workers is not None and workers < 0:
+        raise typer.BadParameter(f"must be >= 0, got {workers}", param_hint="--workers")
+    if amp not in AMP_MODES:
+        raise typer.BadParameter(f"choose from {', '.join(AMP_MODES)}", param_hint="--amp")
+    return EvalRuntime(workers=default_workers() if workers is None else workers, amp=amp)
 
 
 def _resolve_data(data: Path | None, seed: int) -> Path:
@@ -86,15 +113,25 @@ def add_task_command(eval_app: typer.Typer, task: str, help_text: str, flip_test
     """Add ``saip eval TASK`` with the shared options, running ``saip.evaluate.TASK.run_task``
     (``flip_test``: also a ``--flip-test/--no-flip-test`` option passed on to it)."""
 
-    def run(backbone, arch, data, protocol, budget, out, seed, device, **extra) -> None:  # noqa: ANN001
+    def run(backbone, arch, data, protocol, budget, out, seed, device, workers, amp, **extra) -> None:  # noqa: ANN001
         module = importlib.import_module(f"saip.evaluate.{task}")
         _check_protocol(protocol)
+        runtime = eval_runtime(workers, amp)
         out, device = eval_paths(backbone, out, device)
         metrics = _run(
             task,
             lambda root: module.run_task(
-                backbone, root, budget, out / task, seed, device, arch, protocol=protocol, **extra
-            ),
+                backbone,
+                root,
+                budget,
+                out / task,
+                seed,
+                device,
+                arch,
+                protocol=protocol,
+                runtime=runtime,
+                **extra,
+            ),  # fmt: skip
             data,
             seed,
         )
@@ -111,9 +148,11 @@ def add_task_command(eval_app: typer.Typer, task: str, help_text: str, flip_test
             out: Path | None = _OUT,
             seed: int = _SEED,
             device: str = _DEVICE,
+            workers: int | None = _WORKERS,
+            amp: str = _AMP,
             flip_test: bool = _FLIP,
         ) -> None:
-            run(backbone, arch, data, protocol, budget, out, seed, device, flip_test=flip_test)
+            run(backbone, arch, data, protocol, budget, out, seed, device, workers, amp, flip_test=flip_test)
 
     else:
 
@@ -126,8 +165,10 @@ def add_task_command(eval_app: typer.Typer, task: str, help_text: str, flip_test
             out: Path | None = _OUT,
             seed: int = _SEED,
             device: str = _DEVICE,
+            workers: int | None = _WORKERS,
+            amp: str = _AMP,
         ) -> None:
-            run(backbone, arch, data, protocol, budget, out, seed, device)
+            run(backbone, arch, data, protocol, budget, out, seed, device, workers, amp)
 
     command.__doc__ = help_text
     eval_app.command(task)(command)
@@ -153,6 +194,8 @@ def register(eval_app: typer.Typer) -> None:
         out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
+        workers: int | None = _WORKERS,
+        amp: str = _AMP,
         flip_test: bool = _FLIP,
         num_classes: int | None = typer.Option(
             None, "--num-classes", help="Classes (default: 20 LIP or more)."
@@ -162,6 +205,7 @@ def register(eval_app: typer.Typer) -> None:
         from saip.evaluate import parsing
 
         _check_protocol(protocol)
+        runtime = eval_runtime(workers, amp)
         out, device = eval_paths(backbone, out, device)
         metrics = _run(
             "parsing",
@@ -176,6 +220,7 @@ def register(eval_app: typer.Typer) -> None:
                 protocol=protocol,
                 flip_test=flip_test,
                 num_classes=num_classes,
+                runtime=runtime,
             ),
             data,
             seed,
@@ -192,6 +237,8 @@ def register(eval_app: typer.Typer) -> None:
         out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
+        workers: int | None = _WORKERS,
+        amp: str = _AMP,
         fmt: str = typer.Option(
             "auto", "--format", help="Annotations: auto, coco (instances_*.json) or odgt."
         ),
@@ -202,12 +249,22 @@ def register(eval_app: typer.Typer) -> None:
         _check_protocol(protocol)
         if fmt not in detection.FORMATS:
             raise typer.BadParameter(f"choose from {', '.join(detection.FORMATS)}", param_hint="--format")
+        runtime = eval_runtime(workers, amp)
         out, device = eval_paths(backbone, out, device)
         metrics = _run(
             "detection",
             lambda root: detection.run_task(
-                backbone, root, budget, out / "detection", seed, device, arch, protocol=protocol, fmt=fmt
-            ),
+                backbone,
+                root,
+                budget,
+                out / "detection",
+                seed,
+                device,
+                arch,
+                protocol=protocol,
+                fmt=fmt,
+                runtime=runtime,
+            ),  # fmt: skip
             data,
             seed,
         )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from saip.cli.eval_dense import _DEVICE, _OUT, _SEED, eval_paths
+from saip.cli.eval_dense import _AMP, _DEVICE, _OUT, _SEED, _WORKERS, eval_paths, eval_runtime
 from saip.evaluate.report import TASK_KEYS
 
 
@@ -32,6 +32,8 @@ def register(eval_app: typer.Typer) -> None:
         out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
+        workers: int | None = _WORKERS,
+        amp: str = _AMP,
     ) -> None:
         """Run every downstream task and write results.json + results.md (group | task | dataset | metric)."""
         from saip.evaluate.budgets import BUDGETS
@@ -48,10 +50,12 @@ def register(eval_app: typer.Typer) -> None:
             )
         if data is not None and not data.is_dir():
             raise typer.BadParameter(f"data folder not found: {data}", param_hint="--data")
+        runtime = eval_runtime(workers, amp)
         root = ensure_synthetic_data(data, seed=seed)
         out, device = eval_paths(backbone, out, device)
         results = run_report(
-            backbone, root, budget, out, selected or None, seed, device, arch, synthetic=data is None
-        )
+            backbone, root, budget, out, selected or None, seed, device, arch, synthetic=data is None,
+            runtime=runtime,
+        )  # fmt: skip
         typer.echo(format_results(results))
         typer.echo(f"wrote {out / 'results.json'} and {out / 'results.md'}")

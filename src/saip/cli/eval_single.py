@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from saip.cli.eval_dense import (
+    _AMP,
     _ARCH,
     _BACKBONE,
     _BUDGET,
@@ -15,9 +16,11 @@ from saip.cli.eval_dense import (
     _DEVICE,
     _OUT,
     _SEED,
+    _WORKERS,
     _finish,
     _resolve_data,
     eval_paths,
+    eval_runtime,
 )
 
 
@@ -37,12 +40,15 @@ def register(eval_app: typer.Typer) -> None:
         out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
+        workers: int | None = _WORKERS,
+        amp: str = _AMP,
     ) -> None:
         """Person ReID (Market-1501/MSMT17 layout): mAP and CMC Rank-1/5/10."""
         from saip.evaluate import reid
 
         if protocol is not None and protocol not in reid.PROTOCOLS:
             raise typer.BadParameter(f"choose from {', '.join(reid.PROTOCOLS)}", param_hint="--protocol")
+        runtime = eval_runtime(workers, amp)
         out, device = eval_paths(backbone, out, device)
         metrics = reid.run_task(
             backbone,
@@ -54,6 +60,7 @@ def register(eval_app: typer.Typer) -> None:
             arch,
             protocol=protocol,
             pooling=pooling,
+            runtime=runtime,
         )
         _finish("reid", metrics, out, backbone, budget, data)
 
@@ -69,6 +76,8 @@ def register(eval_app: typer.Typer) -> None:
         out: Path | None = _OUT,
         seed: int = _SEED,
         device: str = _DEVICE,
+        workers: int | None = _WORKERS,
+        amp: str = _AMP,
     ) -> None:
         """Pedestrian attribute recognition (attributes.csv table): mA, accuracy, precision, recall, F1."""
         from saip.evaluate import attributes
@@ -77,6 +86,7 @@ def register(eval_app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"choose from {', '.join(attributes.PROTOCOLS)}", param_hint="--protocol"
             )
+        runtime = eval_runtime(workers, amp)
         out, device = eval_paths(backbone, out, device)
         metrics = attributes.run_task(
             backbone,
@@ -87,6 +97,7 @@ def register(eval_app: typer.Typer) -> None:
             device,
             arch,
             protocol=protocol,
+            runtime=runtime,
         )
         _finish("attributes", metrics, out, backbone, budget, data)
 
@@ -106,6 +117,8 @@ def register(eval_app: typer.Typer) -> None:
         ),
         seed: int = _SEED,
         device: str = _DEVICE,
+        workers: int | None = _WORKERS,
+        amp: str = _AMP,
     ) -> None:
         """The built-in probe of `saip pretrain` on any backbone: kNN ReID mAP/Rank-1 and linear attribute
         mA, trained vs the same architecture at random init (writes probe.json)."""
@@ -117,6 +130,7 @@ def register(eval_app: typer.Typer) -> None:
             raise typer.BadParameter(f"data folder not found: {data}", param_hint="--data")
         if pooling not in POOLINGS:
             raise typer.BadParameter(f"choose from {', '.join(POOLINGS)}", param_hint="--pooling")
+        runtime = eval_runtime(workers, amp)
         out, device = eval_paths(backbone, out, device)
         out = out / "probe"
         model, info = load_backbone(backbone, arch=arch, seed=seed)
@@ -129,6 +143,7 @@ def register(eval_app: typer.Typer) -> None:
             max_images=max_images,
             img_size=info.img_size,
             pooling=pooling,  # type: ignore[arg-type]
+            runtime=runtime,
         )
         out.mkdir(parents=True, exist_ok=True)
         (out / "probe.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -35,12 +35,15 @@ def export(
     int8: bool = typer.Option(
         False, "--int8", help="ONNX: also write the dynamic int8 graph (checked vs fp32)."
     ),
+    fp16: bool = typer.Option(
+        False, "--fp16", help="ONNX: also write the fp16 graph (checked vs the fp32 torch model)."
+    ),
 ) -> None:
     """Export the backbone only (no heads, no mask token) and print max abs diff against saip's model."""
     from saip.export.run import export_backbone
 
     try:
-        result = export_backbone(spec, fmt.value, out, arch, img_size, opset, exporter, int8)
+        result = export_backbone(spec, fmt.value, out, arch, img_size, opset, exporter, int8, fp16)
     except (FileNotFoundError, ValueError, KeyError) as error:
         hint = "--opset / --exporter" if "opset" in str(error) or "exporter" in str(error) else None
         raise typer.BadParameter(

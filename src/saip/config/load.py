@@ -11,7 +11,16 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from saip.config.schema import AMP_MODES, EXPERT_KINDS, FEATURE_PAIRINGS, METHODS, RESUME_SAFE_KEYS, RunConfig
+from saip.config.schema import (
+    AMP_MODES,
+    CSM_CENTERINGS,
+    EXPERT_KINDS,
+    FEATURE_PAIRINGS,
+    METHODS,
+    RESUME_SAFE_KEYS,
+    VIEW_DEVICES,
+    RunConfig,
+)
 from saip.errors import InputError
 
 
@@ -102,6 +111,9 @@ def resume_config(saved: dict, overrides: list[str]) -> RunConfig:
     than the saved one makes the resumed run a different training and is refused, naming the key
     (the same value is accepted, so a requeued job can repeat its whole command line).
     """
+    if isinstance(saved.get("data"), dict) and "view_device" not in saved["data"]:
+        # saved before data.view_device existed: those runs built their views in the loader
+        saved = {**saved, "data": {**saved["data"], "view_device": "loader"}}
     base = OmegaConf.structured(config_from_dict(saved))
     merged = _apply_overrides(base, overrides)
     for item in overrides:
@@ -150,6 +162,12 @@ def validate(cfg: RunConfig) -> None:
     need(cfg.train.log_every >= 1, "train.log_every", "must be >= 1")
     need(cfg.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be >= 1")
     need(not (cfg.data.root and cfg.data.shards), "data.shards", "give data.root or data.shards, not both")
+    need(cfg.data.view_device in VIEW_DEVICES, "data.view_device", f"must be one of {VIEW_DEVICES}")
+    need(
+        cfg.data.decode_size is None or (len(cfg.data.decode_size) == 2 and min(cfg.data.decode_size) >= 1),
+        "data.decode_size",
+        "needs two positive integers (H, W) or null",
+    )
     from saip.data.config import SAIPViewConfig
 
     try:
@@ -162,7 +180,7 @@ def validate(cfg: RunConfig) -> None:
         "needs two multiples of 16",
     )
     o = cfg.objectives
-    for key in ("csm_weight", "csr_weight", "css_weight", "attention_kl_weight"):
+    for key in ("csm_weight", "csr_weight", "css_weight", "attention_kl_weight", "koleo_weight"):
         need(getattr(o, key) >= 0, f"objectives.{key}", "must be >= 0")
     if cfg.method == "saip":
         need(o.csm_weight + o.csr_weight + o.css_weight > 0, "objectives", "at least one weight must be > 0")
@@ -170,6 +188,11 @@ def validate(cfg: RunConfig) -> None:
         o.feature_pairing in FEATURE_PAIRINGS,
         "objectives.feature_pairing",
         f"must be one of {FEATURE_PAIRINGS}",
+    )
+    need(
+        o.csm_centering in CSM_CENTERINGS,
+        "objectives.csm_centering",
+        f"must be one of {CSM_CENTERINGS}",
     )
     need(o.student_temp > 0 and o.teacher_temp > 0, "objectives.student_temp", "temperatures must be > 0")
     need(

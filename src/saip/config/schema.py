@@ -32,6 +32,12 @@ class DataConfig:
     needs_real_data: bool = False
     # Overrides of saip.data.SAIPViewConfig (unknown keys rejected there), e.g. {"n_local": 4}.
     views: dict[str, Any] = field(default_factory=dict)
+    # Where the views are built (saip.data.device_views): "loader" = Pillow in the DataLoader workers
+    # (the reference), "device" = workers only decode, views batched on train.device, "auto" = device
+    # on CUDA, loader on CPU.
+    view_device: str = "auto"
+    # Device path: (H, W) the workers resize every image to so they stack; None = views.global_size.
+    decode_size: list[int] | None = None
 
 
 @dataclass
@@ -42,6 +48,7 @@ class ObjectivesConfig:
     csr_weight: float = 1.0
     css_weight: float = 1.0
     attention_kl_weight: float = 0.0  # reference code's extra CSM term
+    koleo_weight: float = 0.0  # DINOv2's KoLeo spread term on the global image tokens (0.1 there)
     csm_out_dim: int = 65536
     csm_hidden_dim: int = 2048
     csm_bottleneck_dim: int = 256
@@ -50,6 +57,7 @@ class ObjectivesConfig:
     teacher_temp_start: float = 0.04  # warm-up start (DINO: 0.04 -> 0.07)
     teacher_temp_warmup_fraction: float = 0.0
     center_momentum: float = 0.9
+    csm_centering: str = "center"  # center (DINO) | sinkhorn (DINOv2 Sinkhorn-Knopp teacher targets)
     csr_depth: int = 6
     csr_dim: int = 256
     csr_heads: int = 8
@@ -139,6 +147,8 @@ METHODS = ("saip", "saip_star", "dpal")
 EXPERT_KINDS = ("ema", "frozen")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 FEATURE_PAIRINGS = ("same", "cross")
+CSM_CENTERINGS = ("center", "sinkhorn")  # = saip.objectives.csm.CENTERINGS
+VIEW_DEVICES = ("auto", "loader", "device")  # data.view_device
 # Keys a resumed run may change (``saip pretrain --resume``): they do not alter the training it
 # continues. A key ending in "." admits every key below it.
 RESUME_SAFE_KEYS = (

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from saip.data.normalize import normalize_uint8
 from saip.evaluate.backbone_loader import BackboneInfo, load_backbone
@@ -32,6 +31,7 @@ from saip.evaluate.datasets.attribute_table import AttributeDataset, AttributeSp
 from saip.evaluate.features import ImageListDataset, Pooling, extract_features
 from saip.evaluate.metrics.attributes import attribute_metrics, positive_ratio_weights
 from saip.evaluate.reid import reid_augment
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 PROTOCOLS: tuple[str, ...] = ("linear", "finetune")
 LINEAR_PROBE_LR = 1e-2
@@ -103,14 +103,14 @@ def linear_probe(
     seed: int = 0,
     device: str = "cpu",
     pooling: Pooling = "token",
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Linear-probe protocol on frozen features of the train split, scored on the test split."""
     rng = np.random.default_rng(seed)
     train = cap_split(data.train, budget.max_train_images, rng)
     test = cap_split(data.test, budget.max_eval_images, rng)
-    kwargs = dict(
-        mean=info.mean, std=info.std, size=budget.img_size or info.img_size, pooling=pooling, device=device
-    )
+    size = budget.img_size or info.img_size
+    kwargs = dict(mean=info.mean, std=info.std, size=size, pooling=pooling, device=device, runtime=runtime)
     train_feats = extract_features(backbone, train.paths, **kwargs)
     test_feats = extract_features(backbone, test.paths, **kwargs)
     layer, mean, std = fit_linear_probe(train_feats, train.targets, steps=max(1, budget.steps), seed=seed)
@@ -124,9 +124,11 @@ def finetune(
     budget: TaskBudget,
     seed: int = 0,
     device: str = "cpu",
-    num_workers: int = 0,
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
-    """Fine-tune backbone + linear head with the weighted BCE; returns test metrics and step losses."""
+    """Fine-tune backbone + linear head with the weighted BCE; returns test metrics and step losses.
+    ``runtime``: decoding workers, autocast and progress bars."""
+    runtime = resolve_runtime(runtime)
     rng = np.random.default_rng(seed)
     size = budget.img_size or info.img_size
     train = cap_split(data.train, budget.max_train_images, rng)
@@ -135,7 +137,8 @@ def finetune(
     batch = min(budget.batch_size, len(train))
     order = np.concatenate([rng.permutation(len(train)) for _ in range(total * batch // len(train) + 1)])
     batches = [order[i * batch : (i + 1) * batch] for i in range(total)]
-    loader = DataLoader(ImageListDataset(train.paths, size), batch_sampler=batches, num_workers=num_workers)
+    loader = runtime.loader(ImageListDataset(train.paths, size), batch_sampler=batches, device=device)
+    torch.manual_seed(seed)  # the head's init (as the dense tasks seed theirs)
     head = nn.Linear(info.embed_dim, len(data.attributes)).to(device)
     w_pos, w_neg = _loss_weights(train.targets, device)
     targets = torch.as_tensor(train.targets, dtype=torch.float32)
@@ -144,11 +147,13 @@ def finetune(
     optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     losses: list[float] = []
-    for step, (images, index) in enumerate(loader):
+    bar = runtime.bar(loader, "attributes fine-tune", total=total, unit="step")
+    for step, (images, index) in enumerate(bar):
         for group in optimizer.param_groups:
             group["lr"] = budget.lr_at(step, total)
         x = reid_augment(normalize_uint8(images, info.mean, info.std), generator, erase_prob=0.0).to(device)
-        loss = weighted_bce(head(backbone(x).image_token), targets[index].to(device), w_pos, w_neg)
+        with runtime.autocast(device):
+            loss = weighted_bce(head(backbone(x).image_token), targets[index].to(device), w_pos, w_neg)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"attribute fine-tuning: non-finite loss at step {step}")
         optimizer.zero_grad(set_to_none=True)
@@ -158,7 +163,9 @@ def finetune(
     backbone.eval()
     head.eval()
     with torch.no_grad():
-        feats = extract_features(backbone, test.paths, info.mean, info.std, size=size, device=device)
+        feats = extract_features(
+            backbone, test.paths, info.mean, info.std, size=size, device=device, runtime=runtime
+        )
         pred = (head(feats.to(device)) >= 0).cpu().numpy().astype(np.int64)
     return attribute_metrics(pred, test.targets), losses
 
@@ -173,9 +180,11 @@ def run_task(
     arch: str | None = None,
     protocol: str | None = None,
     pooling: Pooling = "token",
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on the attribute table at ``data_root`` (a CSV, a folder with
-    ``attributes.csv``, or a saip data root); writes ``out_dir/attributes.json``, returns metrics (%)."""
+    ``attributes.csv``, or a saip data root); writes ``out_dir/attributes.json``, returns metrics (%).
+    ``runtime``: loader workers, autocast and progress bars (:class:`EvalRuntime`)."""
     task_budget = get_budget(budget, "attributes", protocol)
     if task_budget.protocol not in PROTOCOLS:
         raise ValueError(
@@ -186,9 +195,9 @@ def run_task(
     start = time.perf_counter()
     losses: list[float] = []
     if task_budget.protocol == "linear":
-        metrics = linear_probe(backbone, info, data, task_budget, seed, device, pooling)
+        metrics = linear_probe(backbone, info, data, task_budget, seed, device, pooling, runtime)
     else:
-        metrics, losses = finetune(backbone, info, data, task_budget, seed, device)
+        metrics, losses = finetune(backbone, info, data, task_budget, seed, device, runtime)
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from saip.evaluate.box_ops import xyxy_to_xywh
 from saip.evaluate.budgets import TaskBudget, get_budget
@@ -39,6 +38,7 @@ from saip.evaluate.heads.dense_detector import (
 )
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.metrics.detection import ImageDetections, coco_box_ap, log_average_miss_rate
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 DEFAULT_INPUT_SIZE = 320
 FORMATS = ("auto", "coco", "odgt")
@@ -60,14 +60,21 @@ def to_image_boxes(
 
 @torch.no_grad()
 def predict_boxes(
-    model: nn.Module, dataset: LetterboxDataset, batch_size: int = 8, device: str = "cpu"
+    model: nn.Module,
+    dataset: LetterboxDataset,
+    batch_size: int = 8,
+    device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per image of ``dataset``: ``(boxes xyxy in image pixels, scores)``, clipped to the image."""
+    runtime = resolve_runtime(runtime)
     model.eval()
     predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_detection)
-    for batch in loader:
-        outputs = {k: v.float().cpu() for k, v in model(batch["image"].to(device)).items()}
+    loader = runtime.loader(dataset, batch_size=batch_size, collate_fn=collate_detection, device=device)
+    for batch in runtime.bar(loader, "predict", total=len(loader)):
+        with runtime.autocast(device):
+            raw = model(batch["image"].to(device, non_blocking=True))
+        outputs = {k: v.float().cpu() for k, v in raw.items()}
         for (boxes, scores), scale, offset, index in zip(
             decode_centernet(outputs), batch["scale"], batch["offset"], batch["index"], strict=True
         ):
@@ -102,9 +109,11 @@ def evaluate_detection(
     budget: TaskBudget,
     seed: int = 0,
     device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
     """Train the CenterNet head (and the backbone, protocol ``finetune``) on ``train_records``; return
-    AP/AP50/AP75/MR⁻² on ``val_records`` (in [0, 1]) and the training losses."""
+    AP/AP50/AP75/MR⁻² on ``val_records`` (in [0, 1]) and the training losses (``runtime``: loader
+    workers, autocast, progress bars)."""
     if budget.protocol not in PROTOCOLS:
         raise ValueError(
             f"unknown detection protocol {budget.protocol!r}; choose from {', '.join(PROTOCOLS)}"
@@ -133,8 +142,12 @@ def evaluate_detection(
         return centernet_loss(outputs, targets)
 
     train_set = LetterboxDataset(train_records, size, mean, std, train=True, seed=seed)
-    losses = fit(model, train_set, budget, loss_fn, seed=seed, collate_fn=collate_detection, task="detection")
-    predictions = predict_boxes(model, LetterboxDataset(val_records, size, mean, std), device=device)
+    losses = fit(
+        model, train_set, budget, loss_fn, seed=seed, collate_fn=collate_detection, task="detection",
+        runtime=runtime,
+    )  # fmt: skip
+    val_set = LetterboxDataset(val_records, size, mean, std)
+    predictions = predict_boxes(model, val_set, device=device, runtime=runtime)
     return detection_scores(val_records, predictions), losses
 
 
@@ -172,9 +185,10 @@ def run_task(
     arch: str | None = None,
     protocol: str | None = None,
     fmt: str = "auto",
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on pedestrian detection at ``data_root``; writes ``out_dir/detection.json``
-    and returns AP, AP50, MR-2 (in %) and ``seconds``."""
+    and returns AP, AP50, MR-2 (in %) and ``seconds``. ``runtime``: workers, autocast, bars."""
     from saip.evaluate.backbone_loader import load_backbone
 
     task_budget = get_budget(budget, "detection", protocol)
@@ -183,7 +197,7 @@ def run_task(
     backbone, info = load_backbone(backbone_spec, arch=arch, seed=seed)
     start = time.perf_counter()
     scores, losses = evaluate_detection(
-        backbone, info.mean, info.std, train_records, val_records, task_budget, seed, device
+        backbone, info.mean, info.std, train_records, val_records, task_budget, seed, device, runtime
     )
     metrics = {k: 100.0 * scores[k] for k in ("AP", "AP50", "MR-2")}
     metrics["seconds"] = time.perf_counter() - start

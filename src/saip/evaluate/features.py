@@ -2,7 +2,8 @@
 
 Used by the frozen protocols (kNN ReID, linear attribute probe, the built-in probe) and by the
 fine-tuning loops' evaluation. Images are decoded with Pillow and resized (bilinear) to the
-evaluation size, as the reference ReID/attribute pipelines do (256×128 person crops).
+evaluation size, as the reference ReID/attribute pipelines do (256×128 person crops). Workers, autocast
+and the progress bar follow an :class:`~saip.evaluate.runtime.EvalRuntime`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from saip.data.image_io import load_rgb
 from saip.data.normalize import normalize_uint8
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 Pooling = Literal["token", "mean", "concat"]
 POOLINGS: tuple[str, ...] = ("token", "mean", "concat")
@@ -47,12 +49,16 @@ class ImageListDataset(Dataset):
         return read_resized(self.paths[index], self.size), index
 
 
-def load_images(paths: Sequence[str | Path], size: tuple[int, int], num_workers: int = 0) -> torch.Tensor:
-    """All images of ``paths`` as one uint8 tensor ``(N, 3, H, W)`` (for small evaluation sets)."""
+def load_images(
+    paths: Sequence[str | Path], size: tuple[int, int], runtime: EvalRuntime | None = None
+) -> torch.Tensor:
+    """All images of ``paths`` as one uint8 tensor ``(N, 3, H, W)`` (for small evaluation sets), decoded
+    by ``runtime``'s workers."""
     if not paths:
         return torch.empty(0, 3, *size, dtype=torch.uint8)
-    loader = DataLoader(ImageListDataset(paths, size), batch_size=64, num_workers=num_workers)
-    return torch.cat([batch for batch, _ in loader])
+    runtime = resolve_runtime(runtime)
+    loader = runtime.loader(ImageListDataset(paths, size), batch_size=64)
+    return torch.cat([batch for batch, _ in runtime.bar(loader, "decode", total=len(loader))])
 
 
 def pool_output(image_token: torch.Tensor, patch_tokens: torch.Tensor, pooling: Pooling) -> torch.Tensor:
@@ -76,7 +82,7 @@ def extract_features(
     batch_size: int = 64,
     pooling: Pooling = "token",
     device: str | torch.device = "cpu",
-    num_workers: int = 0,
+    runtime: EvalRuntime | None = None,
 ) -> torch.Tensor:
     """Frozen features ``(N, D)`` (float32, on the CPU) of ``images``.
 
@@ -84,23 +90,27 @@ def extract_features(
         images: uint8 ``(N, 3, H, W)`` tensor, or image files (then ``size`` = (H, W) is required).
         mean, std: the backbone's input normalisation.
         pooling: ``token`` (image token), ``mean`` (mean patch token) or ``concat``.
+        runtime: decoding workers, autocast and progress bar (default :class:`EvalRuntime`).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
+    runtime = resolve_runtime(runtime)
     was_training = backbone.training
     backbone.eval()
     if isinstance(images, torch.Tensor):
-        batches = (images[i : i + batch_size] for i in range(0, len(images), batch_size))
+        batches = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
     else:
         if size is None:
             raise ValueError("extract_features: size=(H, W) is required for image files")
-        loader = DataLoader(ImageListDataset(images, size), batch_size=batch_size, num_workers=num_workers)
+        loader = runtime.loader(ImageListDataset(images, size), batch_size=batch_size, device=device)
         batches = (batch for batch, _ in loader)
     feats = []
-    for batch in batches:
-        x = normalize_uint8(batch.to(device), mean, std)
-        out = backbone(x)
-        feats.append(pool_output(out.image_token, out.patch_tokens, pooling).float().cpu())
+    total = -(-len(images) // batch_size)
+    for batch in runtime.bar(batches, "features", total=total):
+        x = normalize_uint8(batch.to(device, non_blocking=True), mean, std)
+        with runtime.autocast(device):
+            out = backbone(x)
+        feats.append(pool_output(out.image_token.float(), out.patch_tokens.float(), pooling).cpu())
     backbone.train(was_training)
     if not feats:
         raise ValueError("extract_features: no images")

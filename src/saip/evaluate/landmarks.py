@@ -19,6 +19,7 @@ from saip.evaluate.budgets import get_budget
 from saip.evaluate.datasets.coco_wholebody import load_coco_wholebody, resolve_wholebody_layout
 from saip.evaluate.metrics.wholebody import wholebody_keypoint_ap
 from saip.evaluate.pose import DEFAULT_INPUT_SIZE, evaluate_pose
+from saip.evaluate.runtime import EvalRuntime
 from saip.evaluate.task_record import write_task_record
 
 REPORTED = ("AP", "AR", "body_AP", "foot_AP", "face_AP", "hand_AP")
@@ -36,10 +37,11 @@ def run_task(
     arch: str | None = None,
     protocol: str | None = None,
     flip_test: bool = True,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on COCO-WholeBody-layout data at ``data_root`` (or saip's
     ``landmarks/``); writes ``out_dir/landmarks.json`` and returns the whole-body AP/AR and the
-    body/foot/face/hand AP (in %) and ``seconds``."""
+    body/foot/face/hand AP (in %) and ``seconds``. ``runtime``: workers, autocast, bars."""
     from saip.evaluate.backbone_loader import load_backbone
 
     task_budget = get_budget(budget, "landmarks", protocol)
@@ -50,7 +52,7 @@ def run_task(
     start = time.perf_counter()
     scores, losses = evaluate_pose(
         backbone, info.mean, info.std, train, val, task_budget, seed, device, flip_test,
-        head_kind=head, head_hidden=hidden, score_fn=wholebody_keypoint_ap,
+        head_kind=head, head_hidden=hidden, score_fn=wholebody_keypoint_ap, runtime=runtime,
     )  # fmt: skip
     metrics = {k: 100.0 * scores[k] for k in REPORTED}
     metrics["seconds"] = time.perf_counter() - start

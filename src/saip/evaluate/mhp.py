@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from saip.evaluate.budgets import TaskBudget, get_budget
 from saip.evaluate.datasets.cihp import (
@@ -33,6 +32,7 @@ from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.instance_parsing import MultiHumanParsingHead, group_persons, mhp_loss
 from saip.evaluate.metrics.instance_parsing import ImagePersons, parsing_ap_summary, split_persons
 from saip.evaluate.metrics.segmentation import confusion_matrix, segmentation_scores
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.task_record import write_task_record
 
 DEFAULT_INPUT_SIZE = (384, 512)
@@ -40,15 +40,22 @@ DEFAULT_INPUT_SIZE = (384, 512)
 
 @torch.no_grad()
 def mhp_scores(
-    model: nn.Module, dataset: CihpDataset, batch_size: int = 8, device: str = "cpu"
+    model: nn.Module,
+    dataset: CihpDataset,
+    batch_size: int = 8,
+    device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """mIoU, pixel accuracy, AP^p_50 and AP^p_vol (in [0, 1]) of the model on ``dataset``."""
+    runtime = resolve_runtime(runtime)
     model.eval()
     hist = torch.zeros(CIHP_NUM_CLASSES, CIHP_NUM_CLASSES, dtype=torch.int64)
     images: list[ImagePersons] = []
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        inputs = batch["image"].to(device)
-        outputs = model(inputs, inputs.shape[-2:])
+    loader = runtime.loader(dataset, batch_size=batch_size, device=device)
+    for batch in runtime.bar(loader, "predict", total=len(loader)):
+        inputs = batch["image"].to(device, non_blocking=True)
+        with runtime.autocast(device):
+            outputs = model(inputs, inputs.shape[-2:])
         for (semantic, persons, scores), category, human in zip(
             group_persons(outputs), batch["category"], batch["human"], strict=True
         ):
@@ -69,9 +76,11 @@ def evaluate_mhp(
     budget: TaskBudget,
     seed: int = 0,
     device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
     """Train the head (and the backbone, protocol ``finetune``) on ``train_samples``; return the
-    scores on ``val_samples`` (in [0, 1]) and the training losses."""
+    scores on ``val_samples`` (in [0, 1]) and the training losses (``runtime``: loader workers,
+    autocast, progress bars)."""
     if budget.protocol not in PROTOCOLS:
         raise ValueError(f"unknown mhp protocol {budget.protocol!r}; choose from {', '.join(PROTOCOLS)}")
     size = tuple(budget.img_size or DEFAULT_INPUT_SIZE)
@@ -99,8 +108,8 @@ def evaluate_mhp(
         images = batch["image"].to(device)
         return mhp_loss(m(images, images.shape[-2:]), batch["category"], batch["human"])
 
-    losses = fit(model, train_set, budget, loss_fn, seed=seed, task="mhp")
-    return mhp_scores(model, val_set, device=device), losses
+    losses = fit(model, train_set, budget, loss_fn, seed=seed, task="mhp", runtime=runtime)
+    return mhp_scores(model, val_set, device=device, runtime=runtime), losses
 
 
 def run_task(
@@ -112,9 +121,11 @@ def run_task(
     device: str = "cpu",
     arch: str | None = None,
     protocol: str | None = None,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on CIHP-layout multiple human parsing at ``data_root``; writes
-    ``out_dir/mhp.json`` and returns mIoU, APp50, APp_vol, pixel_acc (in %) and ``seconds``."""
+    ``out_dir/mhp.json`` and returns mIoU, APp50, APp_vol, pixel_acc (in %) and ``seconds``.
+    ``runtime``: loader workers, autocast and progress bars."""
     from saip.evaluate.backbone_loader import load_backbone
 
     task_budget = get_budget(budget, "mhp", protocol)
@@ -123,7 +134,7 @@ def run_task(
     backbone, info = load_backbone(backbone_spec, arch=arch, seed=seed)
     start = time.perf_counter()
     scores, losses = evaluate_mhp(
-        backbone, info.mean, info.std, train_samples, val_samples, task_budget, seed, device
+        backbone, info.mean, info.std, train_samples, val_samples, task_budget, seed, device, runtime
     )
     metrics = {k: 100.0 * scores[k] for k in ("mIoU", "APp50", "APp_vol", "pixel_acc")}
     metrics["seconds"] = time.perf_counter() - start

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from saip.evaluate.box_ops import xyxy_to_xywh
 from saip.evaluate.budgets import TaskBudget, get_budget
@@ -33,6 +33,7 @@ from saip.evaluate.heads.attribute_detector import (
 )
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.metrics.attribute_detection import fashionpedia_ap
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.task_record import write_task_record
 
 DEFAULT_INPUT_SIZE = 512
@@ -68,13 +69,17 @@ def predict_garments(
     dataset: LetterboxDataset,
     batch_size: int = 8,
     device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> list[dict[str, Any]]:
     """COCO bbox results (image pixels) with ``attribute_ids`` for every image of ``split``."""
+    runtime = resolve_runtime(runtime)
     model.eval()
     results: list[dict[str, Any]] = []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_detection)
-    for batch in loader:
-        decoded = decode_attribute_detections(model(batch["image"].to(device)))
+    loader = runtime.loader(dataset, batch_size=batch_size, collate_fn=collate_detection, device=device)
+    for batch in runtime.bar(loader, "predict", total=len(loader)):
+        with runtime.autocast(device):
+            outputs = model(batch["image"].to(device, non_blocking=True))
+        decoded = decode_attribute_detections(outputs)
         for (peaks, attributes), scale, offset, index in zip(
             decoded, batch["scale"], batch["offset"], batch["index"], strict=True
         ):
@@ -110,9 +115,11 @@ def evaluate_pap(
     budget: TaskBudget,
     seed: int = 0,
     device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
     """Train the attribute detector (and the backbone, protocol ``finetune``) on ``train``; return the
-    Fashionpedia scores on ``val`` (in [0, 1]) and the training losses."""
+    Fashionpedia scores on ``val`` (in [0, 1]) and the training losses (``runtime``: loader workers,
+    autocast, progress bars)."""
     if budget.protocol not in PROTOCOLS:
         raise ValueError(f"unknown pap protocol {budget.protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if train.category_ids != val.category_ids or train.attribute_ids != val.attribute_ids:
@@ -142,8 +149,11 @@ def evaluate_pap(
         if crop[0] % 16 or crop[1] % 16:
             raise ValueError(f"pap training crop {crop} is not a multiple of 16")
         train_set = RandomBoxCrop(train_set, crop, seed=seed)
-    losses = fit(model, train_set, budget, loss_fn, seed=seed, collate_fn=collate_kept, task="pap")
-    results = predict_garments(model, val, LetterboxDataset(val.records, size, mean, std), device=device)
+    losses = fit(
+        model, train_set, budget, loss_fn, seed=seed, collate_fn=collate_kept, task="pap", runtime=runtime
+    )
+    val_set = LetterboxDataset(val.records, size, mean, std)
+    results = predict_garments(model, val, val_set, device=device, runtime=runtime)
     return fashionpedia_ap(val.ground_truth, results), losses
 
 
@@ -156,9 +166,11 @@ def run_task(
     device: str = "cpu",
     arch: str | None = None,
     protocol: str | None = None,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on Fashionpedia-layout attribute parsing at ``data_root``; writes
-    ``out_dir/pap.json`` and returns AP_iou_f1, AP_iou50_f150, AP, AP50 (in %) and ``seconds``."""
+    ``out_dir/pap.json`` and returns AP_iou_f1, AP_iou50_f150, AP, AP50 (in %) and ``seconds``.
+    ``runtime``: loader workers, autocast and progress bars."""
     from saip.evaluate.backbone_loader import load_backbone
 
     task_budget = get_budget(budget, "pap", protocol)
@@ -166,7 +178,9 @@ def run_task(
     val = load_fashionpedia_split(Path(data_root), "val")
     backbone, info = load_backbone(backbone_spec, arch=arch, seed=seed)
     start = time.perf_counter()
-    scores, losses = evaluate_pap(backbone, info.mean, info.std, train, val, task_budget, seed, device)
+    scores, losses = evaluate_pap(
+        backbone, info.mean, info.std, train, val, task_budget, seed, device, runtime
+    )
     metrics = {k: 100.0 * scores[k] for k in ("AP_iou_f1", "AP_iou50_f150", "AP", "AP50")}
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from saip.evaluate.budgets import TaskBudget, get_budget
 from saip.evaluate.datasets.lip import (
@@ -32,6 +31,7 @@ from saip.evaluate.datasets.lip import (
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.segmentation import SegmentationHead
 from saip.evaluate.metrics.segmentation import confusion_matrix, segmentation_scores
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.task_record import write_task_record
 
 DEFAULT_INPUT_SIZE = (256, 128)
@@ -46,20 +46,25 @@ def parsing_confusion(
     flip_pairs: list[tuple[int, int]] | None = None,
     batch_size: int = 16,
     device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> torch.Tensor:
     """Confusion matrix ``(C, C)`` of the model's predictions on ``dataset`` (at the input size)."""
+    runtime = resolve_runtime(runtime)
     model.eval()
     swap = list(range(num_classes))
     for a, b in flip_pairs if flip_pairs is not None else LIP_FLIP_PAIRS:
         if a < num_classes and b < num_classes:
             swap[a], swap[b] = b, a
     hist = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        images = batch["image"].to(device)
+    loader = runtime.loader(dataset, batch_size=batch_size, device=device)
+    for batch in runtime.bar(loader, "predict", total=len(loader)):
+        images = batch["image"].to(device, non_blocking=True)
         size = images.shape[-2:]
-        probs = F.softmax(model(images, size), dim=1)
-        if flip_test:
-            probs = 0.5 * (probs + F.softmax(model(images.flip(-1), size), dim=1).flip(-1)[:, swap])
+        with runtime.autocast(device):
+            probs = F.softmax(model(images, size).float(), dim=1)
+            if flip_test:
+                mirrored = F.softmax(model(images.flip(-1), size).float(), dim=1)
+                probs = 0.5 * (probs + mirrored.flip(-1)[:, swap])
         hist += confusion_matrix(probs.argmax(1).cpu(), batch["mask"], num_classes, IGNORE_INDEX)
     return hist
 
@@ -75,9 +80,11 @@ def evaluate_parsing(
     seed: int = 0,
     device: str = "cpu",
     flip_test: bool = True,
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
     """Train the light decoder (and the backbone, protocol ``finetune``) on ``train_samples``; return
-    the segmentation scores on ``val_samples`` (in [0, 1]) and the training losses.
+    the segmentation scores on ``val_samples`` (in [0, 1]) and the training losses (``runtime``:
+    loader workers, autocast, progress bars).
 
     ``num_classes`` defaults to LIP's 20, or more if the masks hold larger ids (the synthetic
     data adds class 20 "Bag").
@@ -112,8 +119,8 @@ def evaluate_parsing(
         logits = m(images, images.shape[-2:])
         return F.cross_entropy(logits, batch["mask"].to(device), ignore_index=IGNORE_INDEX)
 
-    losses = fit(model, train_set, budget, loss_fn, seed=seed, task="parsing")
-    hist = parsing_confusion(model, val_set, num_classes, flip_test=flip_test, device=device)
+    losses = fit(model, train_set, budget, loss_fn, seed=seed, task="parsing", runtime=runtime)
+    hist = parsing_confusion(model, val_set, num_classes, flip_test=flip_test, device=device, runtime=runtime)
     return segmentation_scores(hist), losses
 
 
@@ -140,9 +147,11 @@ def run_task(
     protocol: str | None = None,
     flip_test: bool = True,
     num_classes: int | None = None,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on LIP-layout part segmentation at ``data_root``; writes
-    ``out_dir/parsing.json`` and returns mIoU, pixel_acc, mean_acc (in %) and ``seconds``."""
+    ``out_dir/parsing.json`` and returns mIoU, pixel_acc, mean_acc (in %) and ``seconds``.
+    ``runtime``: loader workers, autocast and progress bars."""
     from saip.evaluate.backbone_loader import load_backbone
 
     task_budget = get_budget(budget, "parsing", protocol)
@@ -161,6 +170,7 @@ def run_task(
         seed,
         device,
         flip_test,
+        runtime=runtime,
     )
     metrics = {k: 100.0 * scores[k] for k in ("mIoU", "pixel_acc", "mean_acc")}
     metrics["seconds"] = time.perf_counter() - start

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from saip.evaluate.budgets import TaskBudget, get_budget
 from saip.evaluate.datasets.coco_keypoints import (
@@ -33,6 +32,7 @@ from saip.evaluate.heads.cached_heatmap_fit import fit_head_on_cached_features
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.heatmap import HeatmapHead, keypoint_mse_loss
 from saip.evaluate.metrics.pose import coco_keypoint_ap
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.topdown import apply_affine, decode_heatmaps, flip_heatmaps, invert_affine
 
 DEFAULT_INPUT_SIZE = (256, 192)
@@ -86,17 +86,22 @@ def predict_keypoints(
     flip_test: bool = True,
     batch_size: int = 32,
     device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> np.ndarray:
     """Image-space keypoints ``(N, K, 3)`` for every crop of ``dataset`` (flip test averages the
     heatmaps of the mirrored crop, with left/right joints swapped)."""
+    runtime = resolve_runtime(runtime)
     model.eval()
     outputs = []
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        images = batch["image"].to(device)
-        heatmaps = model(images)
-        if flip_test:
-            heatmaps = 0.5 * (heatmaps + flip_heatmaps(model(images.flip(-1)), dataset.flip_pairs))
-        outputs.append(heatmaps_to_keypoints(heatmaps.float().cpu(), batch["matrix"]))
+    loader = runtime.loader(dataset, batch_size=batch_size, device=device)
+    for batch in runtime.bar(loader, "predict", total=len(loader)):
+        images = batch["image"].to(device, non_blocking=True)
+        with runtime.autocast(device):
+            heatmaps = model(images).float()
+            if flip_test:
+                mirrored = model(images.flip(-1)).float()
+                heatmaps = 0.5 * (heatmaps + flip_heatmaps(mirrored, dataset.flip_pairs))
+        outputs.append(heatmaps_to_keypoints(heatmaps.cpu(), batch["matrix"]))
     return np.concatenate(outputs)
 
 
@@ -132,11 +137,12 @@ def evaluate_pose(
     head_kind: str = "simple",
     score_fn: ScoreFn = coco_pose_scores,
     head_hidden: int = 256,
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
     """Train a heatmap head (and the backbone, protocol ``finetune``) on ``train``, report
     ``score_fn`` (default: COCO keypoint AP/AR, in [0, 1]) on ``val``'s persons; returns the metrics
     and the training losses. The number of heatmaps and the flip pairs come from the data;
-    ``head_hidden`` is the classic decoder's width."""
+    ``head_hidden`` is the classic decoder's width; ``runtime``: loader workers, autocast, bars."""
     if budget.protocol not in PROTOCOLS:
         raise ValueError(f"unknown pose protocol {budget.protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if len(train.keypoint_names) != len(val.keypoint_names):
@@ -156,7 +162,7 @@ def evaluate_pose(
     model = DenseModel(backbone, head, freeze_backbone=budget.protocol == "frozen").to(device)
     if budget.protocol == "frozen":  # head on cached features of the crops and their mirrors
         crops = TopDownDataset(train_instances, size, mean, std, train.flip_pairs, train=False)
-        losses = fit_head_on_cached_features(model, crops, budget, seed, device)
+        losses = fit_head_on_cached_features(model, crops, budget, seed, device, runtime=runtime)
     else:
         train_set = TopDownDataset(train_instances, size, mean, std, train.flip_pairs, train=True, seed=seed)
 
@@ -164,9 +170,9 @@ def evaluate_pose(
             pred = m(batch["image"].to(device))
             return keypoint_mse_loss(pred, batch["heatmaps"].to(device), batch["weights"].to(device))
 
-        losses = fit(model, train_set, budget, loss_fn, seed=seed, task="pose")
+        losses = fit(model, train_set, budget, loss_fn, seed=seed, task="pose", runtime=runtime)
     val_set = TopDownDataset(val_instances, size, mean, std, val.flip_pairs, train=False)
-    keypoints = predict_keypoints(model, val_set, flip_test=flip_test, device=device)
+    keypoints = predict_keypoints(model, val_set, flip_test=flip_test, device=device, runtime=runtime)
     category = val.dataset["categories"][0]["id"]
     results = keypoint_results(val_instances, keypoints, category)
     ground_truth = _ground_truth_subset(val, {i.image_id for i in val_instances})
@@ -221,9 +227,10 @@ def run_task(
     arch: str | None = None,
     protocol: str | None = None,
     flip_test: bool = True,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on COCO-layout keypoints at ``data_root``; writes ``out_dir/pose.json``
-    and returns AP, AP50, AP75, AR (in %) and ``seconds``."""
+    and returns AP, AP50, AP75, AR (in %) and ``seconds``. ``runtime``: workers, autocast, bars."""
     from saip.evaluate.backbone_loader import load_backbone
 
     task_budget = get_budget(budget, "pose", protocol)
@@ -232,7 +239,7 @@ def run_task(
     backbone, info = load_backbone(backbone_spec, arch=arch, seed=seed)
     start = time.perf_counter()
     scores, losses = evaluate_pose(
-        backbone, info.mean, info.std, train, val, task_budget, seed, device, flip_test
+        backbone, info.mean, info.std, train, val, task_budget, seed, device, flip_test, runtime=runtime
     )
     metrics = {k: 100.0 * scores[k] for k in ("AP", "AP50", "AP75", "AR")}
     metrics["seconds"] = time.perf_counter() - start

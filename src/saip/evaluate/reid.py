@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from saip.data.normalize import normalize_uint8
 from saip.evaluate.backbone_loader import BackboneInfo, load_backbone
@@ -34,6 +33,7 @@ from saip.evaluate.budgets import TaskBudget, get_budget
 from saip.evaluate.datasets.market import ReidDataset, ReidSplit, load_reid_dataset, pk_batches, relabel
 from saip.evaluate.features import ImageListDataset, Pooling, extract_features
 from saip.evaluate.metrics.reid import QueryResults, rank_query_results, summarize
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,17 @@ def evaluate_frozen(
     pooling: Pooling = "token",
     device: str = "cpu",
     batch_size: int = 64,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """kNN protocol: frozen features of query and gallery images, cosine retrieval."""
     kwargs = dict(
-        mean=info.mean, std=info.std, size=img_size, pooling=pooling, device=device, batch_size=batch_size
+        mean=info.mean,
+        std=info.std,
+        size=img_size,
+        pooling=pooling,
+        device=device,
+        batch_size=batch_size,
+        runtime=runtime,
     )
     return retrieval_metrics(
         extract_features(backbone, query.paths, **kwargs),
@@ -218,12 +225,13 @@ def finetune(
     seed: int = 0,
     device: str = "cpu",
     soft_margin: bool = False,
-    num_workers: int = 0,
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
     """TransReID-style fine-tuning on ``data.train``, then retrieval with the pre-BN feature.
 
-    Returns the metrics and the per-step training loss.
+    Returns the metrics and the per-step training loss. ``runtime``: decoding workers, autocast, bars.
     """
+    runtime = resolve_runtime(runtime)
     rng = np.random.default_rng(seed)
     size = budget.img_size or info.img_size
     train = cap_train(data.train, budget.max_train_images, rng)
@@ -231,7 +239,8 @@ def finetune(
     total = budget.total_steps(len(train))
     p = max(2, budget.batch_size // _K_INSTANCES)
     batches = pk_batches(labels, p, _K_INSTANCES, total, rng)
-    loader = DataLoader(ImageListDataset(train.paths, size), batch_sampler=batches, num_workers=num_workers)
+    loader = runtime.loader(ImageListDataset(train.paths, size), batch_sampler=batches, device=device)
+    torch.manual_seed(seed)  # the head's init (as the dense tasks seed theirs)
     head = BNNeck(info.embed_dim, num_classes).to(device)
     backbone.to(device).train()
     params = [p_ for p_ in list(backbone.parameters()) + list(head.parameters()) if p_.requires_grad]
@@ -239,15 +248,16 @@ def finetune(
     generator = torch.Generator().manual_seed(seed)
     labels_t = torch.as_tensor(labels)
     losses: list[float] = []
-    for step, (images, index) in enumerate(loader):
+    for step, (images, index) in enumerate(runtime.bar(loader, "reid fine-tune", total=total, unit="step")):
         for group in optimizer.param_groups:
             group["lr"] = budget.lr_at(step, total)
         x = reid_augment(normalize_uint8(images, info.mean, info.std), generator).to(device)
         y = labels_t[index].to(device)
-        feat = backbone(x).image_token
-        loss = F.cross_entropy(head(feat), y, label_smoothing=0.1) + batch_hard_triplet_loss(
-            feat, y, margin=None if soft_margin else 0.3
-        )
+        with runtime.autocast(device):
+            feat = backbone(x).image_token
+            loss = F.cross_entropy(head(feat), y, label_smoothing=0.1) + batch_hard_triplet_loss(
+                feat.float(), y, margin=None if soft_margin else 0.3
+            )
         if not torch.isfinite(loss):
             raise FloatingPointError(f"ReID fine-tuning: non-finite loss at step {step}")
         optimizer.zero_grad(set_to_none=True)
@@ -256,7 +266,7 @@ def finetune(
         losses.append(float(loss.detach()))
     backbone.eval()
     query, gallery = cap_query_gallery(data.query, data.gallery, budget.max_eval_images, rng)
-    metrics = evaluate_frozen(backbone, info, query, gallery, size, "token", device)
+    metrics = evaluate_frozen(backbone, info, query, gallery, size, "token", device, runtime=runtime)
     return metrics, losses
 
 
@@ -271,9 +281,11 @@ def run_task(
     arch: str | None = None,
     protocol: str | None = None,
     pooling: Pooling = "token",
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on the ReID data at ``data_root`` (Market-1501/MSMT17 folder or a
-    saip data root with ``reid/``); writes ``out_dir/reid.json`` and returns the metrics (in %)."""
+    saip data root with ``reid/``); writes ``out_dir/reid.json`` and returns the metrics (in %).
+    ``runtime``: loader workers, autocast and progress bars (:class:`EvalRuntime`)."""
     task_budget = get_budget(budget, "reid", protocol)
     if task_budget.protocol not in PROTOCOLS:
         raise ValueError(
@@ -285,12 +297,11 @@ def run_task(
     if task_budget.protocol == "knn":
         rng = np.random.default_rng(seed)
         query, gallery = cap_query_gallery(data.query, data.gallery, task_budget.max_eval_images, rng)
-        metrics = evaluate_frozen(
-            backbone, info, query, gallery, task_budget.img_size or info.img_size, pooling, device
-        )
+        size = task_budget.img_size or info.img_size
+        metrics = evaluate_frozen(backbone, info, query, gallery, size, pooling, device, runtime=runtime)
         losses: list[float] = []
     else:
-        metrics, losses = finetune(backbone, info, data, task_budget, seed, device)
+        metrics, losses = finetune(backbone, info, data, task_budget, seed, device, runtime=runtime)
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

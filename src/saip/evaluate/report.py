@@ -1,8 +1,8 @@
 """The protocol report: every downstream task on one backbone, as a table laid out like the paper's.
 
 Each task module ``saip.evaluate.<task>`` exposes ``run_task(backbone_spec, data_root, budget,
-out_dir, seed, device, arch) -> dict[str, float]``. Modules are imported lazily: a task whose module
-is missing is reported as "not available", a task that fails is reported with its error, and the
+out_dir, seed, device, arch, runtime=None) -> dict[str, float]``. Modules are imported lazily: a task
+whose module is missing is reported as "not available", a task that fails is reported with its error, and the
 other tasks still run. Output: ``results.json`` and ``results.md`` (group | task | dataset | metric |
 value, the row layout of method.md §3 / the SAIP paper's tables).
 """
@@ -17,6 +17,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # no torch import for the CLI's help
+    from saip.evaluate.runtime import EvalRuntime
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +77,10 @@ def run_report(
     device: str = "cpu",
     arch: str | None = None,
     synthetic: bool = False,
+    runtime: EvalRuntime | None = None,
 ) -> dict:
-    """Run ``tasks`` (default: all) and write ``out_dir/results.json`` and ``out_dir/results.md``.
+    """Run ``tasks`` (default: all) and write ``out_dir/results.json`` and ``out_dir/results.md``;
+    ``runtime`` (loader workers, autocast, progress bars) is passed to every task.
 
     Returns the ``results.json`` content: ``{"backbone", "budget", "data", "tasks": {key: {"status",
     "group", "task", "dataset", "metrics", "seconds"[, "error"]}}}``.
@@ -108,8 +114,9 @@ def run_report(
         else:
             try:
                 entry["metrics"] = runner(
-                    backbone_spec, Path(data_root), budget, out_dir / spec.key, seed, device, arch
-                )
+                    backbone_spec, Path(data_root), budget, out_dir / spec.key, seed, device, arch,
+                    runtime=runtime,
+                )  # fmt: skip
                 entry["status"] = "ok"
             except Exception as error:  # noqa: BLE001 - one failing task must not hide the others
                 log.error("task %s failed:\n%s", spec.key, traceback.format_exc())

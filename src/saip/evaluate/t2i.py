@@ -29,6 +29,7 @@ from saip.evaluate.features import load_images
 from saip.evaluate.heads.finetune import PROTOCOLS as FINETUNE_PROTOCOLS
 from saip.evaluate.heads.sdm import id_loss, sdm_loss
 from saip.evaluate.metrics.retrieval import retrieval_metrics
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.task_record import write_task_record
 from saip.evaluate.text.encoder import TextEncoder
 from saip.evaluate.text.tokenizer import encode_captions, save_caption_tokenizer, train_caption_tokenizer
@@ -104,14 +105,17 @@ def train_retrieval(
     std: tuple[float, ...],
     seed: int = 0,
     device: str = "cpu",
+    runtime: EvalRuntime | None = None,
 ) -> list[float]:
-    """Train on every (image, caption) pair with ``L_sdm + L_id``; returns the per-step losses.
+    """Train on every (image, caption) pair with ``L_sdm + L_id``, under ``runtime``'s autocast; returns
+    the per-step losses.
 
     ``inputs`` are uint8 images ``(N, 3, H, W)`` (``finetune``: random horizontal flip, as IRRA) or,
     for ``frozen``, cached backbone tokens ``(2, N, D)`` of the images and their mirror images;
     ``caption_ids`` ``(M, L)`` token ids, ``owner`` ``(M,)`` the image of each caption, ``labels``
     ``(N,)`` contiguous training identities.
     """
+    runtime = resolve_runtime(runtime)
     frozen = budget.protocol == "frozen"
     total = budget.total_steps(len(owner))
     new_params = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
@@ -128,25 +132,26 @@ def train_retrieval(
     model.train()
     if frozen:
         model.backbone.eval()
-    for step in range(total):
+    for step in runtime.bar(range(total), "t2i head", unit="step"):
         if cursor + batch > len(order):
             order, cursor = rng.permutation(len(owner)), 0
         pick = order[cursor : cursor + batch]
         cursor += batch
         image_index = torch.from_numpy(owner[pick])
         flip = torch.from_numpy(rng.random(batch) < 0.5)
-        if frozen:
-            tokens = inputs[flip.long(), image_index].to(device)
-        else:
-            images = inputs[image_index]
-            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-            tokens = model.image_tokens(normalize_uint8(images.to(device), mean, std))
-        image_emb = model.image_proj(tokens)
-        text_emb = model.encode_text(caption_ids[pick].to(device))
         pids = labels[image_index].to(device)
-        loss = sdm_loss(image_emb, text_emb, pids) + id_loss(
-            model.classifier(image_emb), model.classifier(text_emb), pids
-        )
+        with runtime.autocast(device):
+            if frozen:
+                tokens = inputs[flip.long(), image_index].to(device)
+            else:
+                images = inputs[image_index]
+                images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+                tokens = model.image_tokens(normalize_uint8(images.to(device), mean, std))
+            image_emb = model.image_proj(tokens).float()
+            text_emb = model.encode_text(caption_ids[pick].to(device)).float()
+            loss = sdm_loss(image_emb, text_emb, pids) + id_loss(
+                model.classifier(image_emb).float(), model.classifier(text_emb).float(), pids
+            )
         if not torch.isfinite(loss):
             raise FloatingPointError(f"t2i: non-finite loss at step {step}")
         scale = budget.lr_at(step, total) / budget.lr
@@ -162,24 +167,33 @@ def train_retrieval(
 
 @torch.no_grad()
 def _backbone_tokens(
-    model: RetrievalModel, images: torch.Tensor, mean: tuple, std: tuple, device: str, batch_size: int = 64
+    model: RetrievalModel,
+    images: torch.Tensor,
+    mean: tuple,
+    std: tuple,
+    device: str,
+    runtime: EvalRuntime,
+    batch_size: int = 64,
 ) -> torch.Tensor:
     model.backbone.eval()
-    out = [
-        model.image_tokens(normalize_uint8(images[i : i + batch_size].to(device), mean, std)).float().cpu()
-        for i in range(0, len(images), batch_size)
-    ]
+    out = []
+    for i in runtime.bar(range(0, len(images), batch_size), "features"):
+        with runtime.autocast(device):
+            x = normalize_uint8(images[i : i + batch_size].to(device), mean, std)
+            out.append(model.image_tokens(x).float().cpu())
     return torch.cat(out)
 
 
 @torch.no_grad()
 def _text_embeddings(
-    model: RetrievalModel, ids: torch.Tensor, device: str, batch_size: int = 256
+    model: RetrievalModel, ids: torch.Tensor, device: str, runtime: EvalRuntime, batch_size: int = 256
 ) -> torch.Tensor:
     model.eval()
-    return torch.cat(
-        [model.encode_text(ids[i : i + batch_size].to(device)).cpu() for i in range(0, len(ids), batch_size)]
-    )
+    out = []
+    for i in range(0, len(ids), batch_size):
+        with runtime.autocast(device):
+            out.append(model.encode_text(ids[i : i + batch_size].to(device)).float().cpu())
+    return torch.cat(out)
 
 
 def evaluate_t2i(
@@ -193,12 +207,15 @@ def evaluate_t2i(
     device: str = "cpu",
     tokenizer_path: Path | None = None,
     text_size: tuple[int, int, int] = TEXT_ENCODERS["standard"],
+    runtime: EvalRuntime | None = None,
 ) -> tuple[dict[str, float], list[float]]:
     """Train the retrieval model on ``train`` and score text→image retrieval on ``test``.
 
     ``text_size`` is the text encoder's (width, blocks, heads). Returns the metrics (Rank-1/5/10,
     mAP, mINP in %) and the training losses; the tokenizer is written to ``tokenizer_path`` when given.
+    ``runtime``: decoding workers, autocast and progress bars.
     """
+    runtime = resolve_runtime(runtime)
     if budget.protocol not in PROTOCOLS:
         raise ValueError(f"unknown t2i protocol {budget.protocol!r}; choose from {', '.join(PROTOCOLS)}")
     rng = np.random.default_rng(seed)
@@ -218,26 +235,26 @@ def evaluate_t2i(
     model = model.to(device)
     if budget.protocol == "frozen":
         model.backbone.requires_grad_(False)
-    train_images = load_images([item.path for item in train], size)
+    train_images = load_images([item.path for item in train], size, runtime)
     if budget.protocol == "frozen":
         inputs = torch.stack(
             [
-                _backbone_tokens(model, imgs, mean, std, device)
+                _backbone_tokens(model, imgs, mean, std, device, runtime)
                 for imgs in (train_images, train_images.flip(-1))
             ]
         )
     else:
         inputs = train_images
+    caption_ids = encode_captions(tokenizer, captions)
     losses = train_retrieval(
-        model, inputs, encode_captions(tokenizer, captions), owner, labels, budget, mean, std, seed, device
+        model, inputs, caption_ids, owner, labels, budget, mean, std, seed, device, runtime
     )
     with torch.no_grad():
-        gallery_tokens = _backbone_tokens(
-            model, load_images([item.path for item in test], size), mean, std, device
-        )
+        test_images = load_images([item.path for item in test], size, runtime)
+        gallery_tokens = _backbone_tokens(model, test_images, mean, std, device, runtime)
         gallery = model.image_proj(gallery_tokens.to(device)).cpu()
     query_captions, query_owner = _pairs(test)
-    queries = _text_embeddings(model, encode_captions(tokenizer, query_captions), device)
+    queries = _text_embeddings(model, encode_captions(tokenizer, query_captions), device, runtime)
     similarity = (
         torch.nn.functional.normalize(queries, dim=1) @ torch.nn.functional.normalize(gallery, dim=1).t()
     )
@@ -256,10 +273,12 @@ def run_task(
     device: str = "cpu",
     arch: str | None = None,
     protocol: str | None = None,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
     """Evaluate ``backbone_spec`` on the text-to-image dataset at ``data_root`` (CUHK-PEDES,
     ICFG-PEDES or RSTPReid layout, or saip's ``t2i/``); writes ``out_dir/t2i.json`` and
-    ``out_dir/tokenizer.json`` and returns Rank-1/5/10, mAP, mINP (in %) and ``seconds``."""
+    ``out_dir/tokenizer.json`` and returns Rank-1/5/10, mAP, mINP (in %) and ``seconds``.
+    ``runtime``: loader workers, autocast and progress bars."""
     from saip.evaluate.backbone_loader import load_backbone
 
     task_budget = get_budget(budget, "t2i", protocol)
@@ -275,7 +294,7 @@ def run_task(
     start = time.perf_counter()
     scores, losses = evaluate_t2i(
         backbone, info.mean, info.std, splits["train"], splits[TEST_SPLIT], task_budget, seed, device,
-        tokenizer_path=out_dir / "tokenizer.json", text_size=text_size,
+        tokenizer_path=out_dir / "tokenizer.json", text_size=text_size, runtime=runtime,
     )  # fmt: skip
     metrics = {k: scores[k] for k in ("rank1", "rank5", "rank10", "mAP", "mINP")}
     metrics["seconds"] = time.perf_counter() - start

@@ -122,10 +122,16 @@ def onnx_session(path: str | Path):  # noqa: ANN201 - onnxruntime.InferenceSessi
 
 
 def verify_onnx_export(
-    source: ExportSource, export: OnnxExport, tolerance: float = 1e-4, batches: Sequence[int] = (1, 4)
+    source: ExportSource,
+    export: OnnxExport,
+    tolerance: float = 1e-4,
+    batches: Sequence[int] = (1, 4),
+    relative: bool = False,
+    target: str | None = None,
 ) -> VerifyReport:
     """Run the ONNX file with ONNX Runtime (CPU) at batch 1 and 4 and compare with the torch backbone;
-    a graph with dynamic H and W is also checked at a second size (1.5 x the export size, rounded to 16)."""
+    a graph with dynamic H and W is also checked at a second size (1.5 x the export size, rounded to 16).
+    ``relative``: differences relative to the torch outputs' range (see :func:`compare_outputs`)."""
     session = onnx_session(export.path)
     input_name = session.get_inputs()[0].name
 
@@ -136,8 +142,11 @@ def verify_onnx_export(
     sizes = [export.img_size] + (
         [(16 * round(1.5 * h / 16), 16 * round(1.5 * w / 16))] if export.dynamic_size else []
     )
-    report = VerifyReport(target=f"onnxruntime[{export.exporter}]", tolerance=tolerance)
+    report = VerifyReport(target=target or f"onnxruntime[{export.exporter}]", tolerance=tolerance)
     for size in sizes:
-        part = compare_outputs(FeatureModule(source.backbone), run, size, report.target, batches, tolerance)
+        part = compare_outputs(
+            FeatureModule(source.backbone), run, size, report.target, batches, tolerance, relative
+        )
+        report.metric = part.metric
         report.diffs.update({f"{key}@{size[0]}x{size[1]}": value for key, value in part.diffs.items()})
     return report

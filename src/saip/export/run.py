@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from saip.export.onnx_export import export_onnx, verify_onnx_export
+from saip.export.onnx_fp16 import convert_fp16, verify_fp16
 from saip.export.onnx_quantize import quantize_int8, verify_int8
 from saip.export.source import load_export_source
 from saip.export.timm_export import export_timm, verify_timm_export
@@ -43,10 +44,12 @@ def export_backbone(
     opset: int = 18,
     exporter: str = "auto",
     int8: bool = False,
+    fp16: bool = False,
 ) -> ExportResult:
     """Export the backbone of ``spec`` (run folder, weight file + ``arch``, ``random:<arch>``) as
     ``fmt`` into ``out`` and verify the written files against the saip model. ``int8`` (ONNX only)
-    also writes the dynamic int8 graph, checked against the fp32 one."""
+    also writes the dynamic int8 graph, checked against the fp32 one; ``fp16`` (ONNX only) the
+    half-precision graph, checked against the fp32 torch model at two input sizes."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format {fmt!r}: choose from {', '.join(EXPORT_FORMATS)}")
     source = load_export_source(spec, arch=arch, img_size=img_size)
@@ -75,9 +78,14 @@ def export_backbone(
             int8_path = quantize_int8(onnx_file.path, onnx_file.path.with_suffix(".int8.onnx"))
             result.files.append(int8_path)
             result.reports.append(verify_int8(onnx_file.path, int8_path, onnx_file.img_size))
+        if fp16:
+            fp16_path = convert_fp16(onnx_file.path, onnx_file.path.with_suffix(".fp16.onnx"))
+            result.files.append(fp16_path)
+            result.reports.append(verify_fp16(source, onnx_file, fp16_path))
         return result
-    if int8:
-        raise ValueError("--int8 needs --format onnx")
+    for flag, wanted in (("--int8", int8), ("--fp16", fp16)):
+        if wanted:
+            raise ValueError(f"{flag} needs --format onnx")
     script = export_torchscript(source, out / f"{name}.pt")
     usage = ["torch.jit.load(path) -> (image_token, patch_grid)"]
     return ExportResult(fmt, [script.path], [verify_torchscript_export(source, script)], usage)

@@ -2,7 +2,9 @@
 
 Every exporter verifies on random normal inputs (inputs are normalised images, so N(0, 1) is the
 right range) and reports the max absolute difference per output; callers compare against a
-tolerance (1e-5 for timm in fp32, 1e-4 for ONNX Runtime / TorchScript kernels).
+tolerance (1e-5 for timm in fp32, 1e-4 for ONNX Runtime / TorchScript kernels). A half-precision
+export is compared by the max difference relative to the output's range instead (its error scales
+with the values: fp16 keeps 11 significant bits).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class VerifyReport:
     target: str
     diffs: dict[str, float] = field(default_factory=dict)  # "<output>@b<batch>" -> max |a - b|
     tolerance: float = 1e-4
+    metric: str = "max abs diff"  # or "max rel diff": max |a - b| / max |a|
 
     @property
     def max_abs_diff(self) -> float:
@@ -35,7 +38,7 @@ class VerifyReport:
     def summary(self) -> str:
         parts = ", ".join(f"{k} {v:.2e}" for k, v in self.diffs.items())
         verdict = "OK" if self.ok else f"FAILED (tolerance {self.tolerance:.0e})"
-        return f"{self.target}: max abs diff {self.max_abs_diff:.2e} [{parts}] {verdict}"
+        return f"{self.target}: {self.metric} {self.max_abs_diff:.2e} [{parts}] {verdict}"
 
 
 def max_abs_diff(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
@@ -59,9 +62,12 @@ def compare_outputs(
     target: str,
     batches: Sequence[int] = (1, 4),
     tolerance: float = 1e-4,
+    relative: bool = False,
 ) -> VerifyReport:
-    """Run ``reference`` and ``candidate`` on the same inputs; collect max abs diffs per output and batch."""
-    report = VerifyReport(target=target, tolerance=tolerance)
+    """Run ``reference`` and ``candidate`` on the same inputs; collect max abs diffs per output and batch
+    (``relative``: divided by the reference output's max absolute value)."""
+    metric = "max rel diff" if relative else "max abs diff"
+    report = VerifyReport(target=target, tolerance=tolerance, metric=metric)
     reference.eval()
     for batch in batches:
         images = random_inputs(batch, img_size)
@@ -71,5 +77,8 @@ def compare_outputs(
         if len(got) != len(expected):
             raise ValueError(f"{target}: {len(got)} outputs, expected {len(expected)} {OUTPUT_NAMES}")
         for name, e, g in zip(OUTPUT_NAMES, expected, got, strict=True):
-            report.diffs[f"{name}@b{batch}"] = max_abs_diff(e, g)
+            diff = max_abs_diff(e, g)
+            if relative:
+                diff /= max(float(torch.as_tensor(np.asarray(e)).abs().max()), 1e-12)
+            report.diffs[f"{name}@b{batch}"] = diff
     return report

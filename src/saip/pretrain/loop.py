@@ -22,13 +22,12 @@ from torch.utils.data import DataLoader
 
 from saip.config.load import ConfigError, resume_config, to_yaml
 from saip.config.schema import RunConfig
-from saip.data import SAIPCollate, ViewDataset
 from saip.data.image_source import SkippingImageSource, read_skip_log
 from saip.errors import InputError
 from saip.methods.base import ScheduleValues
 from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged, TrainingInterrupted
 from saip.pretrain.atomic import atomic_write_text
-from saip.pretrain.builder import build_method, build_source, build_view_config
+from saip.pretrain.builder import build_method, build_source, build_view_config, build_view_pipeline
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
 from saip.pretrain.finite import count_non_finite, grad_norm
@@ -106,7 +105,10 @@ class Trainer:
             if self.dist.is_main and resume is False:
                 self.skip_log.unlink(missing_ok=True)  # a new run starts a new record
             source.record_skips_to(self.skip_log)
-        self.dataset = ViewDataset(source, self.view_config, seed=t.seed)
+        # views built in the loader workers (PIL) or on the device after .to() (data.view_device)
+        self.dataset, self.collate, self.view_transform = build_view_pipeline(
+            cfg, source, self.view_config, self.device
+        )
         self.sampler = EpochSampler(len(self.dataset), t.seed, self.dist.rank, self.dist.world_size)
         batches_per_epoch = self.sampler.per_rank() // t.batch_size
         if batches_per_epoch < t.accum_steps:
@@ -236,7 +238,7 @@ class Trainer:
             batch_size=t.batch_size,
             sampler=self.sampler,
             num_workers=workers,
-            collate_fn=SAIPCollate(self.view_config, seed=t.seed),
+            collate_fn=self.collate,
             drop_last=True,
             pin_memory=self.device.type == "cuda",
             persistent_workers=False,
@@ -311,17 +313,15 @@ class Trainer:
         return self.run_dir
 
     def _probe_due(self) -> bool:
+        """Whether a mid-run probe follows this step: the same answer on every rank, which all probe."""
         p = self.cfg.probe
-        return (
-            p.enabled
-            and p.every > 0
-            and self.dist.is_main
-            and self.step % p.every == 0
-            and (self.step < self.total_steps)
-        )
+        return p.enabled and p.every > 0 and self.step % p.every == 0 and (self.step < self.total_steps)
 
     def _probe_now(self) -> None:
-        """Mid-run probe (``probe.every``): log trained and random-init scores as ``probe/*`` scalars."""
+        """Mid-run probe (``probe.every``): log trained and random-init scores as ``probe/*`` scalars.
+
+        Under DDP every rank probes its share of the probe batches and gets the gathered result
+        (:mod:`saip.pretrain.probe_shards`): no rank idles in the next collective meanwhile."""
         from saip.pretrain.probe_hook import probe_student
 
         v = self.view_config
@@ -329,7 +329,8 @@ class Trainer:
         scalars = {f"probe/{k}": float(val) for k, val in result["trained"].items()}
         scalars.update({f"probe/margin_{k}": float(val) for k, val in result["margin"].items()})
         self.logger.log(self.step, scalars)
-        log.info("step %d probe: %s", self.step, scalars)
+        if self.dist.is_main:
+            log.info("step %d probe: %s", self.step, scalars)
 
     def _optimizer_step(self, batches, sched: ScheduleValues, window: dict[str, torch.Tensor]) -> float:
         """One optimizer step over ``accum_steps`` micro-batches; accumulates logged values in ``window``.
@@ -343,6 +344,8 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         for micro in range(t.accum_steps):
             batch = next(batches).to(self.device, non_blocking=True)
+            if self.view_transform is not None:  # device path: build the views from the uint8 batch
+                batch = self.view_transform(batch)
             last = micro == t.accum_steps - 1
             sync = contextlib.nullcontext() if (last or not self.dist.enabled) else self.model.no_sync()
             with sync:

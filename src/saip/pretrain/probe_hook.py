@@ -2,7 +2,9 @@
 
 Run at the end of every run (``probe.enabled``) and, with ``probe.every=N``, every N optimizer steps
 during training (its numbers are then logged as ``probe/*`` scalars). Each probe also re-scores a
-seeded random init, so a mid-run probe costs about twice a feature extraction of the probe set.
+seeded random init, so a mid-run probe costs about twice a feature extraction of the probe set. Under
+DDP every rank runs the mid-run probe on its share of the probe batches (:mod:`saip.pretrain.probe_shards`
+says why), so no rank waits in a collective for the whole probe.
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ log = logging.getLogger(__name__)
 
 
 def probe_student(cfg: RunConfig, student: nn.Module, mean, std, device: torch.device) -> dict:
-    """Probe an in-memory backbone (no files written); returns ``saip.evaluate.probe.run_probe``'s dict."""
+    """Probe an in-memory backbone (no files written); returns ``saip.evaluate.probe.run_probe``'s dict.
+
+    Under ``torch.distributed`` every rank must call it at the same step: the probe batches are split
+    over the ranks and gathered, and every rank returns the same result (equal to one process's).
+    """
     from saip.evaluate.backbone_loader import BackboneInfo
     from saip.evaluate.probe import run_probe
+    from saip.evaluate.runtime import EvalRuntime
+    from saip.pretrain.probe_shards import broadcast_buffers, sharded_extract_features
 
     info = BackboneInfo(
         timm_name=student.timm_name,
@@ -34,7 +42,16 @@ def probe_student(cfg: RunConfig, student: nn.Module, mean, std, device: torch.d
         embed_dim=int(student.embed_dim),
         source=cfg.out,
     )
-    return run_probe(student, info, data_root=cfg.probe.data, seed=cfg.train.seed, device=str(device))
+    broadcast_buffers(student)  # BatchNorm statistics: rank 0's, as a single process would have
+    return run_probe(
+        student,
+        info,
+        data_root=cfg.probe.data,
+        seed=cfg.train.seed,
+        device=str(device),
+        extract=sharded_extract_features,
+        runtime=EvalRuntime(progress=False),  # no bar inside the training's own bar
+    )
 
 
 def probe_run(cfg: RunConfig, run_dir: Path, device: torch.device) -> dict:

@@ -4,7 +4,9 @@ Wraps a dataset whose items hold ``image`` ``(3, H, W)`` and ``boxes`` ``(n, 4)`
 pixels (e.g. :class:`~saip.evaluate.datasets.detection.LetterboxDataset`). Each item becomes a random
 ``(h, w)`` window; a box is kept when its centre lies inside the window (a CenterNet target needs its
 centre cell) and is clipped to it. ``kept`` holds the indices of the kept boxes, so per-box labels
-stay aligned.
+stay aligned. A wrapped dataset that tells its images' size (``item_size``, ``(H, W)``) lets the
+window be drawn before decoding; with ``draw``/``load`` of its own, its draws are made with the
+window's (:mod:`saip.evaluate.datasets.presampled`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,24 @@ class RandomBoxCrop(Dataset):
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        item = dict(self.dataset[index])
-        (height, width), (ch, cw) = item["image"].shape[-2:], self.crop
+        return self.load(index, self.draw(index))
+
+    def draw(self, index: int) -> tuple[Any, tuple[int, int]]:
+        """The wrapped dataset's draw for ``index`` (``None`` if it has none) and the window's ``(y, x)``."""
+        inner = self.dataset.draw(index) if hasattr(self.dataset, "draw") else None
+        size = getattr(self.dataset, "item_size", None)
+        if size is None:  # a plain dataset: read the size from the item itself
+            size = tuple(self.dataset[index]["image"].shape[-2:])
+        (height, width), (ch, cw) = size, self.crop
         if ch > height or cw > width:
             raise ValueError(f"training crop {self.crop} is larger than the input {(height, width)}")
-        y, x = int(self.rng.integers(height - ch + 1)), int(self.rng.integers(width - cw + 1))
+        return inner, (int(self.rng.integers(height - ch + 1)), int(self.rng.integers(width - cw + 1)))
+
+    def load(self, index: int, draw: tuple[Any, tuple[int, int]]) -> dict[str, Any]:
+        """Item ``index`` of the wrapped dataset cropped to the window of ``draw``."""
+        inner, (y, x) = draw
+        item = dict(self.dataset.load(index, inner) if hasattr(self.dataset, "load") else self.dataset[index])
+        ch, cw = self.crop
         boxes = item["boxes"] - torch.tensor([x, y, x, y], dtype=item["boxes"].dtype)
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         kept = torch.nonzero((cx >= 0) & (cx < cw) & (cy >= 0) & (cy < ch)).flatten()

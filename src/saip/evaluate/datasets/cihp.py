@@ -125,12 +125,25 @@ class CihpDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        image, category, human = self.images[index], self.categories[index], self.humans[index]
+        return self.load(index, self.draw(index))
+
+    def draw(self, index: int) -> tuple[tuple[int, int] | None, bool]:
+        """The crop window's ``(y, x)`` (``None``: whole image) and the flip of item ``index`` (see
+        :mod:`saip.evaluate.datasets.presampled`)."""
+        window = None
         if self.train and self.crop is not None:
-            (h, w), (ch, cw) = category.shape, self.crop
-            y, x = int(self.rng.integers(h - ch + 1)), int(self.rng.integers(w - cw + 1))
+            (h, w), (ch, cw) = self.categories[index].shape, self.crop
+            window = int(self.rng.integers(h - ch + 1)), int(self.rng.integers(w - cw + 1))
+        return window, bool(self.train and self.rng.random() < 0.5)
+
+    def load(self, index: int, draw: tuple[tuple[int, int] | None, bool]) -> dict[str, torch.Tensor]:
+        """Item ``index`` cropped and flipped as ``draw`` says."""
+        image, category, human = self.images[index], self.categories[index], self.humans[index]
+        window, flip = draw
+        if window is not None:
+            (y, x), (ch, cw) = window, self.crop
             image, category = image[:, y : y + ch, x : x + cw], category[y : y + ch, x : x + cw]
             human = human[y : y + ch, x : x + cw]
-        if self.train and self.rng.random() < 0.5:
+        if flip:
             image, category, human = image.flip(-1), self.flip_lut[category.flip(-1)], human.flip(-1)
         return {"image": image, "category": category, "human": human}

@@ -187,15 +187,27 @@ class TopDownDataset(Dataset):
         return self._images[path]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        inst = self.instances[index]
-        h, w = self.input_size
-        center, scale = box_to_center_scale(inst.bbox, w / h, self.padding)
-        rotation, flip = 0.0, False
+        return self.load(index, self.draw(index))
+
+    def draw(self, index: int) -> tuple[float, float, bool]:
+        """The random augmentation of one item: (scale factor, rotation in degrees, flip); none in eval
+        mode (see :mod:`saip.evaluate.datasets.presampled`)."""
+        factor, rotation, flip = 1.0, 0.0, False
         if self.train:
-            scale = scale * float(np.clip(self.rng.normal(1.0, 0.25), 0.75, 1.25))
+            factor = float(np.clip(self.rng.normal(1.0, 0.25), 0.75, 1.25))
             if self.rng.random() < 0.6:
                 rotation = float(np.clip(self.rng.normal(0.0, 30.0), -60.0, 60.0))
             flip = bool(self.rng.random() < 0.5)
+        return factor, rotation, flip
+
+    def load(self, index: int, draw: tuple[float, float, bool]) -> dict[str, torch.Tensor]:
+        """Item ``index`` with the augmentation ``draw`` of :meth:`draw`."""
+        inst = self.instances[index]
+        h, w = self.input_size
+        center, scale = box_to_center_scale(inst.bbox, w / h, self.padding)
+        factor, rotation, flip = draw
+        if self.train:
+            scale = scale * factor
         matrix = affine_matrix(center, scale, (w, h), rotation)
         if flip:  # mirror the crop: x' = W - x
             matrix = np.array([[-1.0, 0.0, w], [0.0, 1.0, 0.0]]) @ np.vstack([matrix, [0, 0, 1]])

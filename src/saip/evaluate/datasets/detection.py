@@ -185,12 +185,26 @@ class LetterboxDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    @property
+    def item_size(self) -> tuple[int, int]:
+        """``(H, W)`` of every item's image."""
+        return self.size, self.size
+
     def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.load(index, self.draw(index))
+
+    def draw(self, index: int) -> bool:
+        """Whether item ``index`` is flipped (never in eval mode; see
+        :mod:`saip.evaluate.datasets.presampled`)."""
+        return bool(self.train and self.rng.random() < 0.5)
+
+    def load(self, index: int, draw: bool) -> dict[str, Any]:
+        """Item ``index``, flipped when ``draw``."""
         record = self.records[index]
         image, scale, (dx, dy) = letterbox(load_rgb(record.path, apply_exif=False), self.size)
         boxes = record.boxes[~record.ignore] * scale + torch.tensor([dx, dy, dx, dy])
         tensor = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        if self.train and self.rng.random() < 0.5:
+        if draw:
             tensor = tensor.flip(-1)
             boxes = torch.stack(
                 [self.size - boxes[:, 2], boxes[:, 1], self.size - boxes[:, 0], boxes[:, 3]], -1

@@ -125,7 +125,15 @@ class ParsingDataset(Dataset):
         return max(labels, default=-1)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.load(index, self.draw(index))
+
+    def draw(self, index: int) -> bool:
+        """Whether item ``index`` is flipped (see :mod:`saip.evaluate.datasets.presampled`)."""
+        return bool(self.train and self.rng.random() < 0.5)
+
+    def load(self, index: int, draw: bool) -> dict[str, torch.Tensor]:
+        """Item ``index``, flipped (left/right labels swapped) when ``draw``."""
         image, mask = self.images[index], self.masks[index]
-        if self.train and self.rng.random() < 0.5:
+        if draw:
             image, mask = image.flip(-1), self.flip_lut[mask.flip(-1)]
         return {"image": image, "mask": mask}

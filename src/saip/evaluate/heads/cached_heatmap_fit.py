@@ -10,27 +10,34 @@ values for ``N`` crops of ``H × W`` (about 200 MB for 800 crops at 128×96 with
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader
 
 from saip.evaluate.budgets import TaskBudget
 from saip.evaluate.datasets.coco_keypoints import TopDownDataset
 from saip.evaluate.heads.finetune import DenseModel
 from saip.evaluate.heads.heatmap import keypoint_mse_loss
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.topdown import flip_heatmaps
 
 
 @torch.no_grad()
 def cache_crop_features(
-    model: DenseModel, crops: TopDownDataset, device: str = "cpu", batch_size: int = 32
+    model: DenseModel,
+    crops: TopDownDataset,
+    device: str = "cpu",
+    batch_size: int = 32,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, torch.Tensor]:
     """Frozen features of every crop and of its mirror (``features``/``flipped``, float16 on the CPU)
     with the matching target heatmaps and weights (``heatmaps``/``flipped_heatmaps``, ``weights``/
     ``flipped_weights``)."""
+    runtime = resolve_runtime(runtime)
     out: dict[str, list[torch.Tensor]] = {k: [] for k in ("features", "flipped", "heatmaps", "weights")}
-    for batch in DataLoader(crops, batch_size=batch_size, shuffle=False):
-        images = batch["image"].to(device)
-        out["features"].append(model.features(images).half().cpu())
-        out["flipped"].append(model.features(images.flip(-1)).half().cpu())
+    loader = runtime.loader(crops, batch_size=batch_size, device=device)
+    for batch in runtime.bar(loader, "crop features", total=len(loader)):
+        images = batch["image"].to(device, non_blocking=True)
+        with runtime.autocast(device):
+            out["features"].append(model.features(images).half().cpu())
+            out["flipped"].append(model.features(images.flip(-1)).half().cpu())
         out["heatmaps"].append(batch["heatmaps"])
         out["weights"].append(batch["weights"])
     cache = {k: torch.cat(v) for k, v in out.items()}
@@ -49,20 +56,23 @@ def fit_head_on_cached_features(
     seed: int = 0,
     device: str = "cpu",
     weight_decay: float = 0.05,
+    runtime: EvalRuntime | None = None,
 ) -> list[float]:
     """Train ``model.head`` for ``budget.total_steps(len(crops))`` steps on cached features of
     ``crops`` (each drawn as is or mirrored, at random) with the target-weighted heatmap MSE, AdamW
-    and the budget's warm-up + cosine learning rate; returns the per-step losses."""
+    and the budget's warm-up + cosine learning rate; returns the per-step losses. ``runtime``:
+    decoding workers, autocast and progress bars."""
     if len(crops) == 0:
         raise ValueError("frozen top-down protocol: the training set is empty")
-    cache = cache_crop_features(model, crops, device)
+    runtime = resolve_runtime(runtime)
+    cache = cache_crop_features(model, crops, device, runtime=runtime)
     total = budget.total_steps(len(crops))
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.head.parameters(), lr=budget.lr, weight_decay=weight_decay)
     batch = min(budget.batch_size, len(crops))
     model.head.train()
     losses: list[float] = []
-    for step in range(total):
+    for step in runtime.bar(range(total), "heatmap head", unit="step"):
         for group in optimizer.param_groups:
             group["lr"] = budget.lr_at(step, total)
         index = torch.randint(0, len(crops), (batch,), generator=generator)
@@ -71,7 +81,8 @@ def fit_head_on_cached_features(
         features = torch.where(m4, cache["flipped"][index], cache["features"][index]).float().to(device)
         target = torch.where(m4, cache["flipped_heatmaps"][index], cache["heatmaps"][index]).to(device)
         weight = torch.where(mirror[:, None], cache["flipped_weights"][index], cache["weights"][index])
-        loss = keypoint_mse_loss(model.head(features), target, weight.to(device))
+        with runtime.autocast(device):
+            loss = keypoint_mse_loss(model.head(features), target, weight.to(device))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"frozen top-down protocol: non-finite loss at step {step}")
         optimizer.zero_grad(set_to_none=True)

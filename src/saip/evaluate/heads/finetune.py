@@ -3,7 +3,8 @@
 The protocol follows the dense-task recipes of the SAIP downstream code (reference-code.md §1.12:
 ViTPose/SCHP/mmdet fine-tuning with AdamW): every parameter is trained (``finetune``) or the
 backbone is frozen and only the head learns (``frozen``), with the budget's per-step linear
-warm-up + cosine learning rate (:meth:`saip.evaluate.budgets.TaskBudget.lr_at`).
+warm-up + cosine learning rate (:meth:`saip.evaluate.budgets.TaskBudget.lr_at`). Loader workers,
+autocast and the progress bar follow an :class:`~saip.evaluate.runtime.EvalRuntime`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from saip.evaluate.budgets import TaskBudget
+from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 PROTOCOLS = ("finetune", "frozen")
 
@@ -57,23 +59,27 @@ def fit(
     collate_fn: Callable[[list[Any]], Any] | None = None,
     weight_decay: float = 0.05,
     task: str = "dense task",
+    runtime: EvalRuntime | None = None,
 ) -> list[float]:
     """Train ``model`` for ``budget.total_steps(len(dataset))`` steps; returns the per-step losses.
 
-    ``loss_fn(model, batch)`` computes the loss of one batch (already on the model's device).
-    Batches are drawn by reshuffling the dataset every pass (seeded); a non-finite loss stops
-    training with an error naming the step.
+    ``loss_fn(model, batch)`` computes the loss of one batch (moving it to the model's device), under
+    ``runtime``'s autocast. Batches are drawn by reshuffling the dataset every pass (seeded); a
+    non-finite loss stops training with an error naming the step.
     """
     if len(dataset) == 0:
         raise ValueError(f"{task}: the training set is empty")
+    runtime = resolve_runtime(runtime)
     total = budget.total_steps(len(dataset))
     generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(
+    device = next(model.parameters()).device
+    loader = runtime.loader(
         dataset,
         batch_size=min(budget.batch_size, len(dataset)),
         drop_last=True,
         sampler=RandomSampler(dataset, generator=generator),
         collate_fn=collate_fn,
+        device=device,
     )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=weight_decay)
@@ -82,10 +88,12 @@ def fit(
         model.backbone.eval()
     losses: list[float] = []
     batches = _infinite(loader)
-    for step in range(total):
+    for step in runtime.bar(range(total), task, unit="step"):
         for group in optimizer.param_groups:
             group["lr"] = budget.lr_at(step, total)
-        loss = loss_fn(model, next(batches))
+        batch = next(batches)
+        with runtime.autocast(device):
+            loss = loss_fn(model, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{task}: non-finite loss at step {step}")
         optimizer.zero_grad(set_to_none=True)
