@@ -16,6 +16,7 @@ folder (optionally with an attribute table beside it) can be given instead.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +31,16 @@ from saip.evaluate.datasets.market import ReidSplit, load_reid_dataset
 from saip.evaluate.features import Pooling, extract_features, load_images
 from saip.evaluate.metrics.attributes import attribute_metrics
 from saip.evaluate.reid import cap_query_gallery, retrieval_metrics
+from saip.evaluate.runtime import EvalRuntime
 
 PROBE_FIRST_IDENTITY = 1_000_000  # ReID probe identities (pretraining worlds use ids from 0)
 PROBE_ATTRIBUTE_TRAIN_OFFSET = 500_000  # attribute-probe training identities, disjoint from the above
 PROBE_IMAGES_PER_ID = 6  # frames 0-2 are queries, 3-5 gallery (other cameras)
 PROBE_SIZE = (128, 64)
 MIN_MARGIN = 1.0  # points of mAP / mA below which the trained backbone is "not better"
+# (backbone, uint8 images, mean, std, device=, pooling=, runtime=) -> (N, D) features: extract_features or a
+# drop-in (the mid-run probe under DDP splits the batches over the ranks, saip.pretrain.probe_shards)
+FeatureExtractor = Callable[..., torch.Tensor]
 
 
 @dataclass
@@ -97,13 +102,17 @@ def synthetic_probe_data(max_images: int, seed: int, size: tuple[int, int] = PRO
     )
 
 
-def folder_probe_data(root: Path, max_images: int, seed: int, size: tuple[int, int]) -> ProbeData:
+def folder_probe_data(
+    root: Path, max_images: int, seed: int, size: tuple[int, int], runtime: EvalRuntime | None = None
+) -> ProbeData:
     """Probe set from a Market-1501 folder (test query/gallery, capped by identity) and, when one is
-    found beside it, an attribute table (train/test splits, capped)."""
+    found beside it, an attribute table (train/test splits, capped); decoded by ``runtime``'s workers."""
     rng = np.random.default_rng(seed)
     reid = load_reid_dataset(root)
     query, gallery = cap_query_gallery(reid.query, reid.gallery, max_images, rng)
-    data = ProbeData(load_images(query.paths, size), load_images(gallery.paths, size), query, gallery)
+    data = ProbeData(
+        load_images(query.paths, size, runtime), load_images(gallery.paths, size, runtime), query, gallery
+    )
     try:
         table = load_attribute_table(root)
     except FileNotFoundError:
@@ -115,8 +124,8 @@ def folder_probe_data(root: Path, max_images: int, seed: int, size: tuple[int, i
         return split.subset(np.sort(rng.choice(len(split), max_images, replace=False)))
 
     train, test = cap(table.train), cap(table.test)
-    data.attr_train, data.attr_train_targets = load_images(train.paths, size), train.targets
-    data.attr_test, data.attr_test_targets = load_images(test.paths, size), test.targets
+    data.attr_train, data.attr_train_targets = load_images(train.paths, size, runtime), train.targets
+    data.attr_test, data.attr_test_targets = load_images(test.paths, size, runtime), test.targets
     return data
 
 
@@ -128,11 +137,14 @@ def score_backbone(
     linear_steps: int = 300,
     seed: int = 0,
     pooling: Pooling = "token",
+    extract: FeatureExtractor = extract_features,
+    runtime: EvalRuntime | None = None,
 ) -> dict[str, float]:
-    """Frozen-feature kNN ReID mAP/Rank-1 and linear-probe attribute mA of one backbone."""
+    """Frozen-feature kNN ReID mAP/Rank-1 and linear-probe attribute mA of one backbone (features from
+    ``extract``, :func:`saip.evaluate.features.extract_features` by default, with ``runtime``)."""
 
     def feats(images: torch.Tensor) -> torch.Tensor:
-        return extract_features(backbone, images, info.mean, info.std, device=device, pooling=pooling)
+        return extract(backbone, images, info.mean, info.std, device=device, pooling=pooling, runtime=runtime)
 
     reid = retrieval_metrics(feats(data.query), feats(data.gallery), data.query_split, data.gallery_split)
     out = {"reid_mAP": reid["mAP"], "reid_rank1": reid["rank1"]}
@@ -145,6 +157,15 @@ def score_backbone(
     return out
 
 
+def probe_size(backbone_size: tuple[int, int] | None) -> tuple[int, int]:
+    """The probe's input size for a backbone trained at ``backbone_size``: that size, capped at
+    :data:`PROBE_SIZE` per side (a 64×32 model is probed at 64×32, not at twice what it saw; the
+    paper's 256×128 models at 128×64 to keep the probe under a minute on a CPU)."""
+    if backbone_size is None:
+        return PROBE_SIZE
+    return (min(int(backbone_size[0]), PROBE_SIZE[0]), min(int(backbone_size[1]), PROBE_SIZE[1]))
+
+
 def run_probe(
     backbone: nn.Module,
     info: BackboneInfo,
@@ -152,9 +173,11 @@ def run_probe(
     seed: int = 0,
     device: str = "cpu",
     max_images: int = 600,
-    img_size: tuple[int, int] = PROBE_SIZE,
+    img_size: tuple[int, int] | None = None,
     random_backbone: nn.Module | None = None,
     pooling: Pooling = "token",
+    extract: FeatureExtractor = extract_features,
+    runtime: EvalRuntime | None = None,
 ) -> dict:
     """Score ``backbone`` and a random init of its architecture on held-out identities.
 
@@ -163,24 +186,31 @@ def run_probe(
         data_root: a Market-1501 folder or saip data root; ``None`` = in-memory synthetic identities.
         seed: seed of the synthetic world (use the pretraining data's seed) and of the random init.
         max_images: ReID images (query + gallery); the attribute probe uses about half as many more.
-        img_size: probe input size (H, W), multiples of 16; 128×64 keeps the default probe < 1 min on CPU.
+        img_size: probe input size (H, W), multiples of 16; default :func:`probe_size` of the backbone's
+            own input size (128×64 at most, which keeps the probe < 1 min on CPU).
         random_backbone: the baseline; default: :func:`random_counterpart` of ``info`` with ``seed``.
         pooling: the image feature, see :func:`saip.evaluate.features.pool_output`.
+        extract: the feature extractor (a drop-in for :func:`extract_features`).
+        runtime: decoding workers, autocast and progress bars (:class:`EvalRuntime`).
 
     Returns:
         ``{"trained": {...}, "random_init": {...}, "margin": {...}, "data": {...}, "seconds": float}``
         with ``reid_mAP``, ``reid_rank1`` and (when attribute labels exist) ``attr_mA`` in %.
     """
     start = time.perf_counter()
+    if img_size is None:
+        img_size = probe_size(info.img_size)
     if data_root is None:
         data, source = synthetic_probe_data(max_images, seed, img_size), "synthetic (held-out identities)"
     else:
-        data, source = folder_probe_data(Path(data_root), max_images, seed, img_size), str(data_root)
+        data = folder_probe_data(Path(data_root), max_images, seed, img_size, runtime)
+        source = str(data_root)
     if random_backbone is None:
         random_backbone, _ = random_counterpart(info, seed)
     was_training = backbone.training
-    trained = score_backbone(backbone.to(device), info, data, device, seed=seed, pooling=pooling)
-    baseline = score_backbone(random_backbone.to(device), info, data, device, seed=seed, pooling=pooling)
+    kwargs = dict(seed=seed, pooling=pooling, extract=extract, runtime=runtime)
+    trained = score_backbone(backbone.to(device), info, data, device, **kwargs)
+    baseline = score_backbone(random_backbone.to(device), info, data, device, **kwargs)
     backbone.train(was_training)
     return {
         "trained": trained,

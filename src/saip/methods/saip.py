@@ -34,6 +34,7 @@ from saip.config.schema import FEATURE_PAIRINGS, ObjectivesConfig
 from saip.experts import ema_update, make_ema_copy
 from saip.methods.base import MethodOutput, PretrainMethod, ScheduleValues
 from saip.objectives import CSMHead, CSMLoss, CSRDecoder, CSSDecoder, attention_kl, csr_loss, css_loss
+from saip.objectives.koleo import koleo_loss
 
 
 class FeatureProjector(nn.Module):
@@ -118,7 +119,7 @@ class SAIPMethod(PretrainMethod):
             expert_dim = dim
             if self.use_csm:
                 self.csm_head = CSMHead(dim, o.csm_out_dim, o.csm_hidden_dim, o.csm_bottleneck_dim)
-                self.csm_loss = CSMLoss(o.csm_out_dim, o.student_temp, o.center_momentum)
+                self.csm_loss = CSMLoss(o.csm_out_dim, o.student_temp, o.center_momentum, o.csm_centering)
                 self.expert_csm_head = make_ema_copy(self.csm_head)
             self.expert = make_ema_copy(student)
         if self.use_csr:
@@ -217,6 +218,13 @@ class SAIPMethod(PretrainMethod):
             loss_attn = sum(attention_kl(s, t.attention) for s, t in zip(s_attn, t_views, strict=True)) / 2
             terms["loss/attn_kl"] = loss_attn.detach()
             total = total + o.attention_kl_weight * loss_attn
+
+        if o.koleo_weight > 0:  # DINOv2's spread term on the student's global image tokens
+            loss_koleo = (
+                koleo_loss(s_out["global0"].image_token) + koleo_loss(s_out["global1"].image_token)
+            ) / 2
+            terms["loss/koleo"] = loss_koleo.detach()
+            total = total + o.koleo_weight * loss_koleo
 
         if self.use_csr:
             loss_csr = self._csr(batch, s_out)

@@ -26,6 +26,10 @@ from timm.layers import trunc_normal_
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from saip.objectives.sinkhorn import sinkhorn_knopp
+
+CENTERINGS = ("center", "sinkhorn")
+
 
 class CSMHead(nn.Module):
     """DINO projection head used by CSM: MLP -> L2-normalise -> weight-normalised linear (no bias).
@@ -118,13 +122,26 @@ class CSMLoss(nn.Module):
         out_dim: number of prototypes ``K``.
         student_temp: ``tau_s`` (0.1).
         center_momentum: ``m`` of the centre EMA (0.9).
+        centering: ``"center"`` (DINO: ``P_i = softmax((t_i - c) / tau_t)``) or ``"sinkhorn"``
+            (DINOv2: ``P`` = Sinkhorn-Knopp over the batch and the teacher views of
+            ``exp(t / tau_t)``, :func:`saip.objectives.sinkhorn.sinkhorn_knopp`; the centre is then
+            still tracked but not used).
     """
 
     center: Tensor
 
-    def __init__(self, out_dim: int, student_temp: float = 0.1, center_momentum: float = 0.9) -> None:
+    def __init__(
+        self,
+        out_dim: int,
+        student_temp: float = 0.1,
+        center_momentum: float = 0.9,
+        centering: str = "center",
+    ) -> None:
         super().__init__()
+        if centering not in CENTERINGS:
+            raise ValueError(f"centering must be one of {CENTERINGS}, got {centering!r}")
         self.out_dim = out_dim
+        self.centering = centering
         self.student_temp = student_temp
         self.center_momentum = center_momentum
         self.register_buffer("center", torch.zeros(1, out_dim))
@@ -159,7 +176,7 @@ class CSMLoss(nn.Module):
             raise ValueError("CSM needs at least one cross-view pair (got 1 teacher and 1 student view)")
 
         with torch.autocast(device_type=s.device.type, enabled=False):  # float32 even under AMP
-            t_prob = F.softmax((t - self.center.float()) / teacher_temp, dim=-1)  # (T, B, K)
+            t_prob = self.teacher_targets(t, teacher_temp)  # (T, B, K)
             s_logp = F.log_softmax(s / self.student_temp, dim=-1)  # (S, B, K)
             # ce[i, v] = mean_b -sum_k P_i[b,k] * Q_v[b,k]
             ce = -torch.einsum("tbk,sbk->ts", t_prob, s_logp) / s.shape[1]  # (T, S)
@@ -169,6 +186,13 @@ class CSMLoss(nn.Module):
         if update_center:
             self.update_center(teacher_outputs)
         return loss
+
+    @torch.no_grad()
+    def teacher_targets(self, t: Tensor, teacher_temp: float) -> Tensor:
+        """The teacher's target distributions ``P`` for ``(T, B, K)`` logits (see ``centering``)."""
+        if self.centering == "sinkhorn":
+            return sinkhorn_knopp(t.flatten(0, 1), teacher_temp).view_as(t)
+        return F.softmax((t.float() - self.center.float()) / teacher_temp, dim=-1)
 
     @torch.no_grad()
     def update_center(self, teacher_outputs: list[Tensor]) -> None:
@@ -215,9 +239,13 @@ class CSMLoss(nn.Module):
         self, student_outputs: list[Tensor], teacher_outputs: list[Tensor], teacher_temp: float
     ) -> dict[str, Tensor]:
         """:func:`csm_diagnostics` with this loss' centre and student temperature."""
-        return csm_diagnostics(
+        out = csm_diagnostics(
             student_outputs, teacher_outputs, teacher_temp, student_temp=self.student_temp, center=self.center
         )
+        if self.centering == "sinkhorn":
+            p = self.teacher_targets(_stack_views(teacher_outputs, "teacher_outputs"), teacher_temp)
+            out["teacher_entropy"] = -(p * p.clamp_min(1e-12).log()).sum(-1).mean() / math.log(p.shape[-1])
+        return out
 
 
 @torch.no_grad()
