@@ -125,3 +125,14 @@ def test_eval_probe_cli_on_a_market_folder(tmp_path, pooling):
     assert "not better" in result.output
     bad = CliRunner().invoke(app, [*args, "--pooling", "max"])
     assert bad.exit_code == 2 and "token, mean, concat" in bad.output
+
+
+def test_probe_size_is_the_backbone_size_capped_at_128x64() -> None:
+    """A 64x32 model is probed at 64x32 (what it was trained on), larger ones at 128x64."""
+    from saip.evaluate.probe import PROBE_SIZE, probe_size
+
+    assert probe_size((64, 32)) == (64, 32)
+    assert probe_size((256, 128)) == PROBE_SIZE == (128, 64)
+    assert probe_size((224, 224)) == (128, 64)
+    assert probe_size((96, 48)) == (96, 48)
+    assert probe_size(None) == PROBE_SIZE

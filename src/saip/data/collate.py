@@ -32,6 +32,16 @@ from saip.data.rescale import draw_scale_factor, resize_batch, scaled_size
 from saip.data.seeding import STREAM_CANVAS, STREAM_MASK, STREAM_RESCALE, numpy_rng, torch_generator
 
 
+def batch_key(samples: Sequence[dict[str, Any]], collate: str) -> tuple[int, torch.Tensor]:
+    """The batch's epoch and sample indices (the key of its per-batch random draws); one epoch only."""
+    if not samples:
+        raise ValueError(f"{collate} got an empty batch")
+    epochs = {int(s["epoch"]) for s in samples}
+    if len(epochs) != 1:
+        raise ValueError(f"samples of one batch come from different epochs {sorted(epochs)}")
+    return epochs.pop(), torch.tensor([int(s["index"]) for s in samples], dtype=torch.int64)
+
+
 def _name(kind: str, index: int) -> str:
     return f"{kind}{index}"
 
@@ -47,14 +57,8 @@ class SAIPCollate:
         self.seed = int(seed)
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> SAIPBatch:
-        if not samples:
-            raise ValueError("SAIPCollate got an empty batch")
         c = self.config
-        epochs = {int(s["epoch"]) for s in samples}
-        if len(epochs) != 1:
-            raise ValueError(f"samples of one batch come from different epochs {sorted(epochs)}")
-        epoch = epochs.pop()
-        index = torch.tensor([int(s["index"]) for s in samples], dtype=torch.int64)
+        epoch, index = batch_key(samples, "SAIPCollate")
         first = int(index[0])
         B = len(samples)
 

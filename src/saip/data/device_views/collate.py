@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from saip.data.collate import batch_key
 from saip.data.config import SAIPViewConfig, parse_view_source
 from saip.data.device_views.layout import canvas_layout
 from saip.data.device_views.raw_batch import RawViewBatch, ViewPlan
@@ -58,14 +59,8 @@ class DeviceViewCollate:
         self.seed = int(seed)
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> RawViewBatch:
-        if not samples:
-            raise ValueError("DeviceViewCollate got an empty batch")
         c = self.config
-        epochs = {int(s["epoch"]) for s in samples}
-        if len(epochs) != 1:
-            raise ValueError(f"samples of one batch come from different epochs {sorted(epochs)}")
-        epoch = epochs.pop()
-        index = torch.tensor([int(s["index"]) for s in samples], dtype=torch.int64)
+        epoch, index = batch_key(samples, "DeviceViewCollate")
         first = int(index[0])
         batch = RawViewBatch(
             index=index,
