@@ -8,6 +8,7 @@ update the EMA expert once, log, and checkpoint every ``train.checkpoint_every``
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -447,6 +448,10 @@ def pretrain(
             probe_run(trainer.cfg, run_dir, trainer.device)
         return run_dir
     finally:
+        # drop the DDP reducer's process-group reference before destroying the group: a gloo group
+        # destroyed later, after the peer has exited, can block in its destructor at exit
+        trainer = None  # noqa: F841
+        gc.collect()
         cleanup()
 
 
