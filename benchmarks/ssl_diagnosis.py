@@ -55,22 +55,16 @@ def instance_top1(backbone, info, views: ViewDataset, n: int) -> float:
     return float(((fa @ fb.T).argmax(1) == torch.arange(n)).float().mean() * 100)
 
 
-def load_spec(spec: str, seed: int):
-    """A run folder, ``random:<arch>``, or a training checkpoint ``.pt`` (its student, weights only)."""
+def load_spec(spec: str, seed: int, cfg):
+    """A run folder, ``random:<arch>``, or a training checkpoint ``.pt`` of a run with config ``cfg``
+    (its student, read by the project's weight loader: weights only, ``student.`` prefix stripped)."""
     if not spec.endswith(".pt"):
         return load_backbone(spec, seed=seed)
-    state = torch.load(spec, map_location="cpu", weights_only=True)
-    model = state["config"]["model"]
-    arch, size = model["backbone"], tuple(model["img_size"])
-    backbone, info = load_backbone(f"random:{arch}", img_size=size, seed=seed)
-    prefix = "student."
-    student = {k[len(prefix) :]: v for k, v in state["method"].items() if k.startswith(prefix)}
-    backbone.load_state_dict(student)
-    return backbone, info
+    return load_backbone(spec, arch=cfg.model.backbone, img_size=tuple(cfg.model.img_size))
 
 
 def diagnose(spec: str, args, views: ViewDataset, probe) -> dict[str, float]:
-    backbone, info = load_spec(spec, args.seed)
+    backbone, info = load_spec(spec, args.seed, args.cfg)
     feats = extract_features(backbone, torch.cat([probe.query, probe.gallery]), info.mean, info.std)
     nq = len(probe.query)
     reid = retrieval_metrics(feats[:nq], feats[nq:], probe.query_split, probe.gallery_split)
@@ -91,7 +85,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    cfg = load_config(args.config, [])
+    cfg = args.cfg = load_config(args.config, [])
     size = probe_size(tuple(cfg.model.img_size))
     source = SyntheticPersonDataset(
         args.instances,

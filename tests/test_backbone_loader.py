@@ -73,3 +73,21 @@ def test_bad_specs(tmp_path):
         load_backbone("random:")
     with pytest.raises(ValueError, match="unknown backbone"):
         load_backbone("random:not_a_model_xyz")
+
+
+def test_training_checkpoint_loads_its_student_not_its_expert(tmp_path) -> None:
+    """A saip checkpoint nests the method under "method" (student.model.*, expert.model.*): a weight
+    file given with --arch yields the student's weights."""
+    import torch
+
+    from saip.evaluate.backbone_loader import load_backbone
+
+    reference, _ = load_backbone("random:vit_tiny", img_size=(64, 32), seed=3)
+    timm_state = reference.model.state_dict()
+    method = {f"student.model.{k}": v for k, v in timm_state.items()}
+    method.update({f"expert.model.{k}": v + 1 for k, v in timm_state.items()})
+    path = tmp_path / "last.pt"
+    torch.save({"method": method, "step": 7, "config": {"model": {"backbone": "vit_tiny"}}}, path)
+    loaded, _ = load_backbone(path, arch="vit_tiny", img_size=(64, 32))
+    for key, value in loaded.model.state_dict().items():
+        torch.testing.assert_close(value, timm_state[key])

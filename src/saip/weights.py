@@ -20,7 +20,15 @@ from saip.errors import InputError
 log = logging.getLogger(__name__)
 
 # Keys under which training scripts (saip, MAE/DINO, SAIP/DPAL reference code, timm) nest the model.
-_NESTING_KEYS = ("model", "state_dict", "student", "teacher", "backbone", "module")
+_NESTING_KEYS = (
+    "model",
+    "state_dict",
+    "student",
+    "teacher",
+    "backbone",
+    "module",
+    "method",  # saip training checkpoints: RUN/checkpoints/*.pt
+)
 # Prefixes that wrappers add in front of the backbone's own keys.
 _PREFIXES = ("module.", "backbone.", "student.", "encoder.", "model.", "image_encoder.")
 

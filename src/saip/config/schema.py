@@ -147,7 +147,7 @@ METHODS = ("saip", "saip_star", "dpal")
 EXPERT_KINDS = ("ema", "frozen")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 FEATURE_PAIRINGS = ("same", "cross")
-CSM_CENTERINGS = ("center", "sinkhorn")  # = saip.objectives.csm.CENTERINGS
+CSM_CENTERINGS = ("center", "sinkhorn")  # objectives.csm_centering (saip.objectives.csm)
 VIEW_DEVICES = ("auto", "loader", "device")  # data.view_device
 # Keys a resumed run may change (``saip pretrain --resume``): they do not alter the training it
 # continues. A key ending in "." admits every key below it.

@@ -26,9 +26,10 @@ from timm.layers import trunc_normal_
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from saip.config.schema import CSM_CENTERINGS
 from saip.objectives.sinkhorn import sinkhorn_knopp
 
-CENTERINGS = ("center", "sinkhorn")
+CENTERINGS = CSM_CENTERINGS  # objectives.csm_centering
 
 
 class CSMHead(nn.Module):
