@@ -90,7 +90,8 @@ def _finish(
     from saip.evaluate.report import task_entry, write_results
 
     results = {"backbone": backbone, "budget": budget, "data": str(data) if data else "synthetic"}
-    results["tasks"] = {task: task_entry(task, metrics, synthetic=data is None)}
+    seconds = float(metrics.get("seconds", 0.0))  # the task's own timing, as `saip eval all` records
+    results["tasks"] = {task: task_entry(task, metrics, synthetic=data is None, seconds=seconds)}
     write_results(out, results)
     for key, value in metrics.items():
         typer.echo(f"{task} {key}: {value:.2f}")

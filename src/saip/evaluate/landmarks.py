@@ -18,13 +18,11 @@ from pathlib import Path
 from saip.evaluate.budgets import get_budget
 from saip.evaluate.datasets.coco_wholebody import load_coco_wholebody, resolve_wholebody_layout
 from saip.evaluate.metrics.wholebody import wholebody_keypoint_ap
-from saip.evaluate.pose import DEFAULT_INPUT_SIZE, evaluate_pose
+from saip.evaluate.pose import DEFAULT_INPUT_SIZE, HEAD_BY_PROTOCOL, evaluate_pose
 from saip.evaluate.runtime import EvalRuntime
 from saip.evaluate.task_record import write_task_record
 
 REPORTED = ("AP", "AR", "body_AP", "foot_AP", "face_AP", "hand_AP")
-# (decoder, classic decoder width) per protocol
-HEAD_BY_PROTOCOL = {"finetune": ("simple", 256), "frozen": ("classic", 128)}
 
 
 def run_task(

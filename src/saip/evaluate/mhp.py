@@ -28,6 +28,7 @@ from saip.evaluate.datasets.cihp import (
     list_cihp_split,
     resolve_cihp_root,
 )
+from saip.evaluate.heads.cached_fit import input_size
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.instance_parsing import MultiHumanParsingHead, group_persons, mhp_loss
 from saip.evaluate.metrics.instance_parsing import ImagePersons, parsing_ap_summary, split_persons
@@ -106,7 +107,7 @@ def evaluate_mhp(
 
     def loss_fn(m: DenseModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         images = batch["image"].to(device)
-        return mhp_loss(m(images, images.shape[-2:]), batch["category"], batch["human"])
+        return mhp_loss(m(images, input_size(batch)), batch["category"], batch["human"])
 
     losses = fit(model, train_set, budget, loss_fn, seed=seed, task="mhp", runtime=runtime)
     return mhp_scores(model, val_set, device=device, runtime=runtime), losses

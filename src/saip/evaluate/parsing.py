@@ -28,6 +28,7 @@ from saip.evaluate.datasets.lip import (
     ParsingSample,
     list_lip_split,
 )
+from saip.evaluate.heads.cached_fit import input_size
 from saip.evaluate.heads.finetune import PROTOCOLS, DenseModel, fit
 from saip.evaluate.heads.segmentation import SegmentationHead
 from saip.evaluate.metrics.segmentation import confusion_matrix, segmentation_scores
@@ -116,7 +117,7 @@ def evaluate_parsing(
 
     def loss_fn(m: DenseModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         images = batch["image"].to(device)
-        logits = m(images, images.shape[-2:])
+        logits = m(images, input_size(batch))
         return F.cross_entropy(logits, batch["mask"].to(device), ignore_index=IGNORE_INDEX)
 
     losses = fit(model, train_set, budget, loss_fn, seed=seed, task="parsing", runtime=runtime)

@@ -36,6 +36,10 @@ from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.topdown import apply_affine, decode_heatmaps, flip_heatmaps, invert_affine
 
 DEFAULT_INPUT_SIZE = (256, 192)
+# (decoder, classic decoder width) per protocol: ViTPose's simple decoder when the backbone is
+# fine-tuned; on a frozen backbone its classic decoder (two deconvolution blocks), where the simple
+# decoder would be a linear read-out of frozen features.
+HEAD_BY_PROTOCOL = {"finetune": ("simple", 256), "frozen": ("classic", 128)}
 SCORE_THRESHOLD = 0.2  # keypoints above it define the instance score (mmpose / HRNet rescoring)
 # (ground-truth COCO dict, keypoint results) -> metrics in [0, 1]
 ScoreFn = Callable[[dict[str, Any], list[dict]], dict[str, float]]
@@ -237,10 +241,12 @@ def run_task(
     layout = resolve_pose_layout(Path(data_root))
     train, val = (load_coco_keypoints(*layout[s]) for s in ("train", "val"))
     backbone, info = load_backbone(backbone_spec, arch=arch, seed=seed)
+    head, hidden = HEAD_BY_PROTOCOL.get(task_budget.protocol, ("simple", 256))
     start = time.perf_counter()
     scores, losses = evaluate_pose(
-        backbone, info.mean, info.std, train, val, task_budget, seed, device, flip_test, runtime=runtime
-    )
+        backbone, info.mean, info.std, train, val, task_budget, seed, device, flip_test,
+        head_kind=head, head_hidden=hidden, runtime=runtime,
+    )  # fmt: skip
     metrics = {k: 100.0 * scores[k] for k in ("AP", "AP50", "AP75", "AR")}
     metrics["seconds"] = time.perf_counter() - start
     out_dir = Path(out_dir)
@@ -255,6 +261,7 @@ def run_task(
         "budget_settings": asdict(task_budget),
         "seed": seed,
         "flip_test": flip_test,
+        "head": head,
         "metrics": metrics,
         "all_metrics": scores,
         "train_loss": losses,

@@ -30,6 +30,7 @@ from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged, TrainingInterru
 from saip.pretrain.atomic import atomic_write_text
 from saip.pretrain.builder import build_method, build_source, build_view_config, build_view_pipeline
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
+from saip.pretrain.compile import compile_step_model
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
 from saip.pretrain.finite import count_non_finite, grad_norm
 from saip.pretrain.metrics_log import MetricsLogger
@@ -130,8 +131,8 @@ class Trainer:
             self.model = DistributedDataParallel(
                 self.method, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None
             )
-        if t.compile:
-            self.model = torch.compile(self.model)
+        if t.compile:  # static graphs per rescale bucket when data.views.scale_set is given
+            self.model = compile_step_model(self.model, self.view_config)
         self.optimizer = build_optimizer(
             self.method, self.peak_lr, t.weight_decay, tuple(t.betas), fused=self.device.type == "cuda"
         )

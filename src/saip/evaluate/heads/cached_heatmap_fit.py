@@ -13,7 +13,7 @@ import torch
 
 from saip.evaluate.budgets import TaskBudget
 from saip.evaluate.datasets.coco_keypoints import TopDownDataset
-from saip.evaluate.heads.finetune import DenseModel
+from saip.evaluate.heads.finetune import DenseModel, optimise
 from saip.evaluate.heads.heatmap import keypoint_mse_loss
 from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.topdown import flip_heatmaps
@@ -68,26 +68,21 @@ def fit_head_on_cached_features(
     cache = cache_crop_features(model, crops, device, runtime=runtime)
     total = budget.total_steps(len(crops))
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.head.parameters(), lr=budget.lr, weight_decay=weight_decay)
     batch = min(budget.batch_size, len(crops))
     model.head.train()
-    losses: list[float] = []
-    for step in runtime.bar(range(total), "heatmap head", unit="step"):
-        for group in optimizer.param_groups:
-            group["lr"] = budget.lr_at(step, total)
+
+    def step_loss(step: int) -> torch.Tensor:
         index = torch.randint(0, len(crops), (batch,), generator=generator)
         mirror = torch.rand(batch, generator=generator) < 0.5
         m4 = mirror[:, None, None, None]
         features = torch.where(m4, cache["flipped"][index], cache["features"][index]).float().to(device)
         target = torch.where(m4, cache["flipped_heatmaps"][index], cache["heatmaps"][index]).to(device)
         weight = torch.where(mirror[:, None], cache["flipped_weights"][index], cache["weights"][index])
-        with runtime.autocast(device):
-            loss = keypoint_mse_loss(model.head(features), target, weight.to(device))
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"frozen top-down protocol: non-finite loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+        return keypoint_mse_loss(model.head(features), target, weight.to(device))
+
+    params = list(model.head.parameters())
+    losses = optimise(
+        params, budget, total, step_loss, weight_decay, "frozen top-down protocol", runtime, device
+    )
     model.eval()
     return losses

@@ -1,11 +1,13 @@
 """One-class CenterNet-style dense person detector head (Zhou et al., 2019, "Objects as Points").
 
-The stride-16 backbone map is upsampled to stride 4 by two (×2 bilinear, 3×3 conv-BN-ReLU)
-stages; three 3×3-conv + 1×1 heads predict the centre heatmap (1 channel, logits), the box size
-``(w, h)`` in input pixels and the sub-cell centre offset. Centre targets are elliptical
-Gaussians with σ = α·(w, h)/6, α = 0.54 (TTFNet, Liu et al., AAAI 2020), which avoids CornerNet's
-radius formula and suits tall pedestrian boxes. Loss: CenterNet's penalty-reduced focal loss
-(α=2, β=4) + 0.1·L1 size + L1 offset at the centre cells.
+The stride-16 backbone map is projected to ``hidden`` channels (1×1 conv-BN-ReLU, as the
+segmentation head does: the 3×3 convolutions then never run over the backbone's full width at the
+upsampled resolution) and upsampled to stride 4 by two (×2 bilinear, 3×3 conv-BN-ReLU) stages;
+three 3×3-conv + 1×1 heads predict the centre heatmap (1 channel, logits), the box size ``(w, h)``
+in input pixels and the sub-cell centre offset. Centre targets are elliptical Gaussians with σ =
+α·(w, h)/6, α = 0.54 (TTFNet, Liu et al., AAAI 2020), which avoids CornerNet's radius formula and
+suits tall pedestrian boxes. Loss: CenterNet's penalty-reduced focal loss (α=2, β=4) + 0.1·L1 size +
+L1 offset at the centre cells.
 
 With ``num_classes > 1`` the heatmap has one channel per class (CenterNet's multi-class detector);
 per-object vectors (e.g. attributes) can be written at the centre cells (``values``) for extra
@@ -26,9 +28,11 @@ from saip.evaluate.box_ops import nms
 STRIDE = 4
 
 
-def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
+def _conv_bn_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+        nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -44,7 +48,8 @@ class CenterNetHead(nn.Module):
 
     def __init__(self, in_channels: int, hidden: int = 96, num_classes: int = 1) -> None:
         super().__init__()
-        self.up1 = _conv_bn_relu(in_channels, hidden)
+        self.project = _conv_bn_relu(in_channels, hidden, kernel=1)
+        self.up1 = _conv_bn_relu(hidden, hidden)
         self.up2 = _conv_bn_relu(hidden, hidden)
         self.heatmap = conv_branch(hidden, num_classes)
         self.size = conv_branch(hidden, 2)
@@ -53,7 +58,8 @@ class CenterNetHead(nn.Module):
 
     def trunk(self, features: torch.Tensor) -> torch.Tensor:
         """The shared stride-4 map ``(B, hidden, 4h, 4w)`` the branches read."""
-        x = self.up1(F.interpolate(features, scale_factor=2, mode="bilinear", align_corners=False))
+        x = self.project(features)
+        x = self.up1(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
         return self.up2(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:

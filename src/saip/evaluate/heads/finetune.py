@@ -45,6 +45,35 @@ class DenseModel(nn.Module):
         return self.head(self.features(images), *args)
 
 
+def optimise(
+    params: list[torch.nn.Parameter],
+    budget: TaskBudget,
+    total: int,
+    step_loss: Callable[[int], torch.Tensor],
+    weight_decay: float,
+    task: str,
+    runtime: EvalRuntime,
+    device: torch.device | str,
+) -> list[float]:
+    """The training loop every dense protocol shares: AdamW over ``params`` for ``total`` steps with
+    the budget's warm-up + cosine learning rate; ``step_loss(step)`` (run under ``runtime``'s autocast)
+    gives each step's loss. A non-finite loss stops with an error naming the step. Returns the losses."""
+    optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=weight_decay)
+    losses: list[float] = []
+    for step in runtime.bar(range(total), task, unit="step"):
+        for group in optimizer.param_groups:
+            group["lr"] = budget.lr_at(step, total)
+        with runtime.autocast(device):
+            loss = step_loss(step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{task}: non-finite loss at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def _infinite(loader: DataLoader) -> Iterator[Any]:
     while True:
         yield from loader
@@ -65,8 +94,17 @@ def fit(
 
     ``loss_fn(model, batch)`` computes the loss of one batch (moving it to the model's device), under
     ``runtime``'s autocast. Batches are drawn by reshuffling the dataset every pass (seeded); a
-    non-finite loss stops training with an error naming the step.
+    non-finite loss stops training with an error naming the step. A frozen backbone with
+    ``budget.feature_passes`` set trains the head on cached features instead
+    (:func:`saip.evaluate.heads.cached_fit.fit_head_on_cached_batches`; ``loss_fn`` then gets batches
+    whose ``"image"`` is the feature grid: read the input size with ``cached_fit.input_size``).
     """
+    if model.freeze_backbone and budget.feature_passes:
+        from saip.evaluate.heads.cached_fit import fit_head_on_cached_batches
+
+        return fit_head_on_cached_batches(
+            model, dataset, budget, loss_fn, seed, collate_fn, weight_decay, task, runtime
+        )
     if len(dataset) == 0:
         raise ValueError(f"{task}: the training set is empty")
     runtime = resolve_runtime(runtime)
@@ -81,24 +119,15 @@ def fit(
         collate_fn=collate_fn,
         device=device,
     )
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=weight_decay)
     model.train()
     if model.freeze_backbone:
         model.backbone.eval()
-    losses: list[float] = []
     batches = _infinite(loader)
-    for step in runtime.bar(range(total), task, unit="step"):
-        for group in optimizer.param_groups:
-            group["lr"] = budget.lr_at(step, total)
-        batch = next(batches)
-        with runtime.autocast(device):
-            loss = loss_fn(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{task}: non-finite loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+
+    def step_loss(step: int) -> torch.Tensor:
+        return loss_fn(model, next(batches))
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    losses = optimise(params, budget, total, step_loss, weight_decay, task, runtime, device)
     model.eval()
     return losses
