@@ -22,7 +22,6 @@ import copy
 import json
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -30,7 +29,7 @@ import torch
 import saip  # noqa: F401  (installs the torchvision shim before lightly imports torchvision)
 from saip.config import load_config
 from saip.pretrain.loop import autocast_context
-from throughput import build_step
+from throughput import build_step, images_per_second
 
 SAIP_CONFIGS = {
     "saip_csm_only": ["objectives.csr_weight=0", "objectives.css_weight=0"],
@@ -83,17 +82,6 @@ def lightly_dino_step(batch: int, device: torch.device, amp: str, out_dim: int =
     return step
 
 
-def _seconds_per_step(step, steps: int, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -117,7 +105,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in steps}
     for round_ in range(args.rounds):
         for name, step in steps.items():
-            times[name].append(_seconds_per_step(step, args.steps, device))
+            times[name].append(1.0 / images_per_second(step, args.steps, 1, device))  # s/step
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items()), flush=True)
     medians = {name: statistics.median(t) for name, t in times.items()}
     peer = medians["lightly_dino"]

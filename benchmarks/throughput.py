@@ -99,8 +99,8 @@ def _config(backbone: str, preset: str, args, data: Path | None):
     return load_config(args.recipe, overrides)
 
 
-def _rate(fn, n: int, batch: int, device: torch.device) -> float:
-    """Images per second of ``n`` calls of ``fn`` (after the caller's warm-up)."""
+def images_per_second(fn, n: int, batch: int, device: torch.device) -> float:
+    """Images per second of ``n`` calls of ``fn`` on batches of ``batch`` (after the caller's warm-up)."""
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -180,7 +180,7 @@ def measure(backbone: str, preset: str, args, data: Path | None = None) -> dict:
         step(fixed)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    step_rate = _rate(lambda: step(fixed), args.steps, args.batch, device)
+    step_rate = images_per_second(lambda: step(fixed), args.steps, args.batch, device)
     row = {
         "backbone": backbone,
         "preset": preset,
@@ -208,12 +208,14 @@ def measure(backbone: str, preset: str, args, data: Path | None = None) -> dict:
         batches = iter(loader)
         for _ in range(max(1, args.warmup)):
             step(to_views(next(batches)))
-        row["end_to_end_images_per_s"] = _rate(
+        row["end_to_end_images_per_s"] = images_per_second(
             lambda: step(to_views(next(batches))), args.steps, args.batch, device
         )
         for _ in range(4 * args.workers):  # drain what the workers prefetched during the steps
             next(batches)
-        row["loader_images_per_s"] = _rate(lambda: to_views(next(batches)), args.steps, args.batch, device)
+        row["loader_images_per_s"] = images_per_second(
+            lambda: to_views(next(batches)), args.steps, args.batch, device
+        )
         row["bound_by"] = "loader" if row["loader_images_per_s"] < step_rate else "step"
         row["end_to_end_vs_step"] = row["end_to_end_images_per_s"] / step_rate
         del batches, loader
