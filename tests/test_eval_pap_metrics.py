@@ -47,7 +47,16 @@ def test_ground_truth_as_prediction_gives_one() -> None:
     results = [_detection(a["bbox"], a["category_id"], 1.0, a["attribute_ids"]) for a in gt["annotations"]]
     assert fashionpedia_ap(gt, results) == pytest.approx(
         {"AP_iou_f1": 1.0, "AP_iou50_f150": 1.0, "AP": 1.0, "AP50": 1.0, "AP75": 1.0}
+        | {"AP50/top": 1.0, "AP50/shoe": 1.0}
     )
+
+
+def test_per_category_ap50() -> None:
+    """Only the shoe is found: shoe AP50 1, top AP50 0, and the plain AP50 is their mean."""
+    gt = _ground_truth()
+    scores = fashionpedia_ap(gt, [_detection([5, 50, 10, 8], 23, 0.7, [])])
+    assert scores["AP50/shoe"] == pytest.approx(1.0) and scores["AP50/top"] == pytest.approx(0.0)
+    assert scores["AP50"] == pytest.approx(0.5)
 
 
 def test_iou_and_f1_must_both_pass() -> None:

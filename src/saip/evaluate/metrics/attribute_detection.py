@@ -105,7 +105,8 @@ def _mean_defined(slices: list[np.ndarray]) -> float:
 
 
 def fashionpedia_ap(ground_truth: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, float]:
-    """AP^{IoU+F1}, AP^{IoU+F1} at (0.5, 0.5), and plain box AP/AP50/AP75 (all in [0, 1]).
+    """AP^{IoU+F1}, AP^{IoU+F1} at (0.5, 0.5), plain box AP/AP50/AP75, and plain box AP50 per
+    category with ground truth (``"AP50/<category name>"``), all in [0, 1].
 
     ``ground_truth`` is a COCO-format dict whose annotations carry ``attribute_ids`` and which lists
     the dataset's ``attributes``; ``results`` are COCO bbox results with ``attribute_ids``.
@@ -123,10 +124,16 @@ def fashionpedia_ap(ground_truth: dict[str, Any], results: list[dict[str, Any]])
     iou50 = 0  # pycocotools' first IoU threshold is 0.50
     combined = [plain[:, :, k_without]] + [p[:, :, k_with] for p in gated.values()]
     at_50 = [plain[iou50, :, k_without]] + ([gated[0.5][iou50, :, k_with]] if gated else [])
+    per_category = {
+        f"AP50/{gt.cats[c]['name']}": _mean_defined([plain[iou50, :, k]])
+        for k, c in enumerate(categories)
+        if (plain[iou50, :, k] > -1).any()
+    }
     return {
         "AP_iou_f1": _mean_defined(combined),
         "AP_iou50_f150": _mean_defined(at_50),
         "AP": _mean_defined([plain]),
         "AP50": _mean_defined([plain[iou50]]),
         "AP75": _mean_defined([plain[5]]),
+        **per_category,
     }
