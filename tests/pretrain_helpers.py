@@ -59,3 +59,20 @@ def write_run(
     torch.manual_seed(0)
     save_backbone(folder, create_backbone(alias, img_size=img_size), alias, list(mean), list(std))
     return folder
+
+
+def finish_ddp_worker() -> None:
+    """End a DDP test worker's process group after the caller dropped its ``DistributedDataParallel``.
+
+    Freeing the DDP reducer *after* ``destroy_process_group`` (e.g. when the worker function returns)
+    runs the gloo process group's destructor from the reducer's, with the GIL held, while a gloo thread
+    may still need the GIL to free a finished all-reduce's tensors: a deadlock seen in CI. So the
+    reducer is collected first, a barrier lets every pending collective finish, then the group goes.
+    """
+    import gc
+
+    import torch.distributed as dist
+
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()

@@ -33,7 +33,7 @@ from saip.data.device_views.params import draw_sample_views
 from saip.data.device_views.resample import box_masks, crop_resize, paste_resized
 from saip.data.multicrop import SAIPViewMaker
 from saip.pretrain import Trainer, pretrain
-from tests.pretrain_helpers import tiny_config
+from tests.pretrain_helpers import finish_ddp_worker, tiny_config
 
 NO_PHOTOMETRIC = dict(
     jitter_p=0.0, grayscale_p=0.0, global_blur_p=(0.0, 0.0), local_blur_p=0.0, global_solarize_p=(0.0, 0.0)
@@ -460,7 +460,8 @@ def _device_ddp_worker(rank, world, port, tmp, out):
     dist.all_reduce(loss)
     if rank == 0:
         torch.save({"loss": loss / world, "grads": _grads(method)}, out)
-    dist.destroy_process_group()
+    del model, result  # the DDP reducer goes before the process group (see finish_ddp_worker)
+    finish_ddp_worker()
 
 
 @pytest.mark.ddp

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from saip.data import SAIPCollate, ViewDataset
 from saip.methods.base import ScheduleValues
 from saip.pretrain.builder import build_method, build_source, build_view_config
-from tests.pretrain_helpers import tiny_config
+from tests.pretrain_helpers import finish_ddp_worker, tiny_config
 
 pytestmark = pytest.mark.ddp
 SCHEDULE = ScheduleValues(
@@ -71,7 +71,8 @@ def _worker(rank, world, port, tmp, out, extra):
     dist.all_reduce(loss)
     if rank == 0:
         torch.save({"loss": loss / world, "grads": _grads(method)}, out)
-    dist.destroy_process_group()
+    del model, result  # the DDP reducer goes before the process group (see finish_ddp_worker)
+    finish_ddp_worker()
 
 
 @pytest.mark.parametrize("extra", [(), SAIP_STAR], ids=["saip-ema", "saip-star"])
