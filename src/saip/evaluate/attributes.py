@@ -30,6 +30,7 @@ from saip.evaluate.budgets import TaskBudget, get_budget
 from saip.evaluate.datasets.attribute_table import AttributeDataset, AttributeSplit, load_attribute_table
 from saip.evaluate.features import ImageListDataset, Pooling, extract_features
 from saip.evaluate.metrics.attributes import attribute_metrics, positive_ratio_weights
+from saip.evaluate.optimise import optimise
 from saip.evaluate.reid import reid_augment
 from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
@@ -144,22 +145,16 @@ def finetune(
     targets = torch.as_tensor(train.targets, dtype=torch.float32)
     backbone.to(device).train()
     params = [p for p in list(backbone.parameters()) + list(head.parameters()) if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    bar = runtime.bar(loader, "attributes fine-tune", total=total, unit="step")
-    for step, (images, index) in enumerate(bar):
-        for group in optimizer.param_groups:
-            group["lr"] = budget.lr_at(step, total)
+    batches_iter = iter(loader)
+
+    def step_loss(step: int) -> torch.Tensor:
+        images, index = next(batches_iter)
         x = reid_augment(normalize_uint8(images, info.mean, info.std), generator, erase_prob=0.0).to(device)
         with runtime.autocast(device):
-            loss = weighted_bce(head(backbone(x).image_token), targets[index].to(device), w_pos, w_neg)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"attribute fine-tuning: non-finite loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+            return weighted_bce(head(backbone(x).image_token), targets[index].to(device), w_pos, w_neg)
+
+    losses = optimise(params, budget, total, step_loss, 1e-4, "attribute fine-tuning", runtime)
     backbone.eval()
     head.eval()
     with torch.no_grad():

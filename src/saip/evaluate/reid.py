@@ -33,6 +33,7 @@ from saip.evaluate.budgets import TaskBudget, get_budget
 from saip.evaluate.datasets.market import ReidDataset, ReidSplit, load_reid_dataset, pk_batches, relabel
 from saip.evaluate.features import ImageListDataset, Pooling, extract_features
 from saip.evaluate.metrics.reid import QueryResults, rank_query_results, summarize
+from saip.evaluate.optimise import optimise
 from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 log = logging.getLogger(__name__)
@@ -244,26 +245,21 @@ def finetune(
     head = BNNeck(info.embed_dim, num_classes).to(device)
     backbone.to(device).train()
     params = [p_ for p_ in list(backbone.parameters()) + list(head.parameters()) if p_.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     labels_t = torch.as_tensor(labels)
-    losses: list[float] = []
-    for step, (images, index) in enumerate(runtime.bar(loader, "reid fine-tune", total=total, unit="step")):
-        for group in optimizer.param_groups:
-            group["lr"] = budget.lr_at(step, total)
+    batches_iter = iter(loader)
+
+    def step_loss(step: int) -> torch.Tensor:
+        images, index = next(batches_iter)
         x = reid_augment(normalize_uint8(images, info.mean, info.std), generator).to(device)
         y = labels_t[index].to(device)
         with runtime.autocast(device):
             feat = backbone(x).image_token
-            loss = F.cross_entropy(head(feat), y, label_smoothing=0.1) + batch_hard_triplet_loss(
+            return F.cross_entropy(head(feat), y, label_smoothing=0.1) + batch_hard_triplet_loss(
                 feat.float(), y, margin=None if soft_margin else 0.3
             )
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"ReID fine-tuning: non-finite loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+
+    losses = optimise(params, budget, total, step_loss, 1e-4, "ReID fine-tuning", runtime)
     backbone.eval()
     query, gallery = cap_query_gallery(data.query, data.gallery, budget.max_eval_images, rng)
     metrics = evaluate_frozen(backbone, info, query, gallery, size, "token", device, runtime=runtime)

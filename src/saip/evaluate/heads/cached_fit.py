@@ -21,10 +21,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset, RandomSampler
+from torch.utils.data import Dataset
 
 from saip.evaluate.budgets import TaskBudget
-from saip.evaluate.heads.finetune import DenseModel, optimise
+from saip.evaluate.heads.finetune import DenseModel, training_loader
+from saip.evaluate.optimise import optimise
 from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 INPUT_SIZE_KEY = "input_size"
@@ -61,15 +62,7 @@ def cache_batches(
     draws them), each batch's ``"image"`` replaced by its frozen feature grid (float16, CPU) and
     ``"input_size"`` added."""
     device = next(model.head.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
-    loader = runtime.loader(
-        dataset,
-        batch_size=min(budget.batch_size, len(dataset)),
-        drop_last=True,
-        sampler=RandomSampler(dataset, generator=generator),
-        collate_fn=collate_fn,
-        device=device,
-    )
+    loader = training_loader(dataset, budget, seed, collate_fn, runtime, device)
 
     def batches():
         for _ in range(budget.feature_passes):
@@ -113,9 +106,10 @@ def fit_head_on_cached_batches(
 
     def step_loss(step: int) -> torch.Tensor:
         batch = cached[int(torch.randint(0, len(cached), (1,), generator=generator))]
-        return loss_fn(head_model, batch)
+        with runtime.autocast(device):
+            return loss_fn(head_model, batch)
 
     params = list(model.head.parameters())
-    losses = optimise(params, budget, total, step_loss, weight_decay, task, runtime, device)
+    losses = optimise(params, budget, total, step_loss, weight_decay, task, runtime)
     model.eval()
     return losses

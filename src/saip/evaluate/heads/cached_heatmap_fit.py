@@ -13,8 +13,9 @@ import torch
 
 from saip.evaluate.budgets import TaskBudget
 from saip.evaluate.datasets.coco_keypoints import TopDownDataset
-from saip.evaluate.heads.finetune import DenseModel, optimise
+from saip.evaluate.heads.finetune import DenseModel
 from saip.evaluate.heads.heatmap import keypoint_mse_loss
+from saip.evaluate.optimise import optimise
 from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 from saip.evaluate.topdown import flip_heatmaps
 
@@ -78,11 +79,10 @@ def fit_head_on_cached_features(
         features = torch.where(m4, cache["flipped"][index], cache["features"][index]).float().to(device)
         target = torch.where(m4, cache["flipped_heatmaps"][index], cache["heatmaps"][index]).to(device)
         weight = torch.where(mirror[:, None], cache["flipped_weights"][index], cache["weights"][index])
-        return keypoint_mse_loss(model.head(features), target, weight.to(device))
+        with runtime.autocast(device):
+            return keypoint_mse_loss(model.head(features), target, weight.to(device))
 
     params = list(model.head.parameters())
-    losses = optimise(
-        params, budget, total, step_loss, weight_decay, "frozen top-down protocol", runtime, device
-    )
+    losses = optimise(params, budget, total, step_loss, weight_decay, "frozen top-down protocol", runtime)
     model.eval()
     return losses

@@ -1,4 +1,4 @@
-"""Backbone + dense head, and the short fine-tuning loop shared by pose, parsing and detection.
+"""Backbone + dense head, and the short training loop shared by the dense tasks.
 
 The protocol follows the dense-task recipes of the SAIP downstream code (reference-code.md §1.12:
 ViTPose/SCHP/mmdet fine-tuning with AdamW): every parameter is trained (``finetune``) or the
@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from saip.evaluate.budgets import TaskBudget
+from saip.evaluate.optimise import optimise
 from saip.evaluate.runtime import EvalRuntime, resolve_runtime
 
 PROTOCOLS = ("finetune", "frozen")
@@ -45,33 +46,24 @@ class DenseModel(nn.Module):
         return self.head(self.features(images), *args)
 
 
-def optimise(
-    params: list[torch.nn.Parameter],
+def training_loader(
+    dataset: Dataset,
     budget: TaskBudget,
-    total: int,
-    step_loss: Callable[[int], torch.Tensor],
-    weight_decay: float,
-    task: str,
+    seed: int,
+    collate_fn: Callable[[list[Any]], Any] | None,
     runtime: EvalRuntime,
     device: torch.device | str,
-) -> list[float]:
-    """The training loop every dense protocol shares: AdamW over ``params`` for ``total`` steps with
-    the budget's warm-up + cosine learning rate; ``step_loss(step)`` (run under ``runtime``'s autocast)
-    gives each step's loss. A non-finite loss stops with an error naming the step. Returns the losses."""
-    optimizer = torch.optim.AdamW(params, lr=budget.lr, weight_decay=weight_decay)
-    losses: list[float] = []
-    for step in runtime.bar(range(total), task, unit="step"):
-        for group in optimizer.param_groups:
-            group["lr"] = budget.lr_at(step, total)
-        with runtime.autocast(device):
-            loss = step_loss(step)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{task}: non-finite loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-    return losses
+) -> DataLoader:
+    """Batches of ``budget.batch_size`` (at most the dataset), reshuffled every pass by a generator
+    seeded with ``seed``, the last incomplete batch dropped."""
+    return runtime.loader(
+        dataset,
+        batch_size=min(budget.batch_size, len(dataset)),
+        drop_last=True,
+        sampler=RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)),
+        collate_fn=collate_fn,
+        device=device,
+    )
 
 
 def _infinite(loader: DataLoader) -> Iterator[Any]:
@@ -109,25 +101,19 @@ def fit(
         raise ValueError(f"{task}: the training set is empty")
     runtime = resolve_runtime(runtime)
     total = budget.total_steps(len(dataset))
-    generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
-    loader = runtime.loader(
-        dataset,
-        batch_size=min(budget.batch_size, len(dataset)),
-        drop_last=True,
-        sampler=RandomSampler(dataset, generator=generator),
-        collate_fn=collate_fn,
-        device=device,
-    )
+    loader = training_loader(dataset, budget, seed, collate_fn, runtime, device)
     model.train()
     if model.freeze_backbone:
         model.backbone.eval()
     batches = _infinite(loader)
 
     def step_loss(step: int) -> torch.Tensor:
-        return loss_fn(model, next(batches))
+        batch = next(batches)
+        with runtime.autocast(device):
+            return loss_fn(model, batch)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    losses = optimise(params, budget, total, step_loss, weight_decay, task, runtime, device)
+    losses = optimise(params, budget, total, step_loss, weight_decay, task, runtime)
     model.eval()
     return losses
