@@ -102,7 +102,6 @@ def _nan_worker(rank, world, port, tmp, messages):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
     os.environ.update(LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
     from saip.pretrain import Trainer, TrainingDiverged
-    from saip.pretrain.distributed import cleanup
 
     trainer = Trainer(tiny_config(tmp, "train.max_steps=6", "train.device=cpu"), progress=False)
     if rank == 1:
@@ -121,7 +120,8 @@ def _nan_worker(rank, world, port, tmp, messages):
     except TrainingDiverged as error:
         message = str(error)
     (messages / f"rank{rank}.txt").write_text(message)
-    cleanup()
+    del trainer  # the DDP reducer goes before the process group (see finish_ddp_worker)
+    finish_ddp_worker()
 
 
 def test_nan_on_one_rank_stops_every_rank_without_a_hang(tmp_path):
