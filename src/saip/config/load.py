@@ -161,6 +161,8 @@ def validate(cfg: RunConfig) -> None:
     need(cfg.train.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1")
     need(cfg.train.log_every >= 1, "train.log_every", "must be >= 1")
     need(cfg.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be >= 1")
+    for key in ("synthetic_identities", "synthetic_images_per_id", "synthetic_cameras"):
+        need(getattr(cfg.data, key) >= 1, f"data.{key}", "must be >= 1")
     need(not (cfg.data.root and cfg.data.shards), "data.shards", "give data.root or data.shards, not both")
     need(cfg.data.view_device in VIEW_DEVICES, "data.view_device", f"must be one of {VIEW_DEVICES}")
     need(

@@ -27,6 +27,9 @@ class DataConfig:
     file_list: str | None = None
     synthetic_identities: int = 400
     synthetic_images_per_id: int = 8
+    # Capture domains (background style, colour cast) of the embedded synthetic persons: image
+    # ``frame`` of identity ``pid`` is taken by camera ``(pid + frame) % synthetic_cameras``.
+    synthetic_cameras: int = 6
     num_workers: int = 2
     # Paper recipes set this: training them on the embedded synthetic persons warns loudly.
     needs_real_data: bool = False

@@ -93,6 +93,7 @@ def build_source(cfg: RunConfig):
         identities=cfg.data.synthetic_identities,
         images_per_id=cfg.data.synthetic_images_per_id,
         seed=cfg.train.seed,
+        num_cameras=cfg.data.synthetic_cameras,
         size=tuple(cfg.data.views.get("global_size", (256, 128))),
         labels=False,
     )
