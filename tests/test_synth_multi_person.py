@@ -16,6 +16,8 @@ from saip.synth import parts as P
 from saip.synth.formats.cihp import CIHP_CLASSES, cihp_maps
 from saip.synth.formats.fashionpedia import ATTRIBUTES, BOTTOM_CATEGORY, TOP_CATEGORY, person_garments
 from saip.synth.identity import make_identity
+from saip.synth.scene import render_scene
+from saip.synth.scene_styles import CIHP_STYLE, FASHIONPEDIA_STYLE, crowd_style, render_styled_scene
 from saip.synth.writer import write_synthetic_dataset
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -115,3 +117,23 @@ def test_loader_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
     with pytest.raises(ValueError, match="no 'attributes' key"):
         load_fashionpedia_split(tmp_path, "train")
+
+
+def test_scene_styles_follow_their_datasets() -> None:
+    """Fashionpedia-style scenes hold 1-2 near persons, CIHP-style 2-4 large ones, crowds are unchanged."""
+    size = (192, 256)
+    for index in range(6):
+        crowd = render_styled_scene(0, index, crowd_style(6), size)
+        np.testing.assert_array_equal(np.asarray(crowd.image), np.asarray(render_scene(0, index, size, 2, 6)))
+        fashion = render_styled_scene(0, index, FASHIONPEDIA_STYLE, size)
+        assert 1 <= len(fashion.pids) <= 2
+        # every person drawn at >= 70 % of the image height (the visible box may be cut by the frame)
+        full_heights = fashion.full_boxes[:, 3] - fashion.full_boxes[:, 1]
+        assert (full_heights >= 0.6 * size[0]).all()
+        assert len(render_styled_scene(0, index, CIHP_STYLE, size).pids) <= 4
+    median_area = lambda style: np.median(  # noqa: E731
+        [(m.sum()) for i in range(6) for m in render_styled_scene(0, i, style, size).masks]
+    )
+    assert median_area(FASHIONPEDIA_STYLE) > 3 * median_area(crowd_style(6))
+    with pytest.raises(ValueError, match="heights"):
+        render_scene(0, 0, size, heights=(0.5, 0.2))

@@ -23,7 +23,8 @@ from typing import Any
 
 from saip.errors import InputError
 
-BUDGET_RECIPES = {"demo": "cpu_demo", "cpu-1h": "cpu_1h", "gpu-short": "gpu_short"}
+# --budget presets -> shipped recipes; probe numbers of each in benchmarks/results/recipe-*.md
+BUDGET_RECIPES = {"demo": "cpu_demo", "cpu-ssl": "cpu_ssl", "cpu-1h": "cpu_1h", "gpu-short": "gpu_short"}
 DEFAULT_RECIPE = "cpu_demo"
 
 
@@ -97,7 +98,7 @@ def pretrain(
         data: folder of person images (default: the embedded synthetic persons).
         backbone: ``vit_tiny``, ``starnet_s3``, ``tiny_vit_5m`` or a timm name.
         recipe: a shipped recipe name or YAML path (default ``cpu_demo``); or ``budget``:
-            ``demo``, ``cpu-1h``, ``gpu-short``.
+            ``demo``, ``cpu-ssl``, ``cpu-1h``, ``gpu-short``.
         resume: ``True`` / ``"auto"`` as ``--resume`` / ``--resume auto``.
         overwrite: replace an existing run in ``out``.
         probe: run the built-in probe at the end (default: the config's ``probe.enabled``).

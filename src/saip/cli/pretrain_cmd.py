@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-DEFAULT_RECIPE = "cpu_demo"
-# --budget presets -> shipped recipes; probe numbers of each in benchmarks/results/recipe-*.md
-BUDGETS = {"demo": "cpu_demo", "cpu-1h": "cpu_1h", "gpu-short": "gpu_short"}
+from saip.api import BUDGET_RECIPES as BUDGETS
+from saip.api import DEFAULT_RECIPE
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +26,8 @@ def register(app: typer.Typer) -> None:
         budget: str | None = typer.Option(
             None,
             "--budget",
-            help="Preset instead of --config: demo (10 min, 2 CPU cores), cpu-1h (1 h CPU), "
-            "gpu-short (10 min, one GPU).",
+            help="Preset instead of --config: demo (10 min, 2 CPU cores), cpu-ssl (SAIP with an EMA "
+            "expert, 15 min, 2 CPU cores), cpu-1h (1 h CPU), gpu-short (10 min, one GPU).",
         ),
         data: Path | None = typer.Option(
             None, "--data", help="Folder of person images (default: synthetic)."

@@ -18,6 +18,7 @@ from saip.synth.skeleton import sample_pose
 _SCENE_STREAM = 4
 SCENE_ID_OFFSET = 1 << 42  # identities in scenes never collide with ReID identities
 MAX_SCENE_PERSONS = 254
+DEFAULT_HEIGHTS = (0.18, 0.9)  # person heights as fractions of the image height (far to near)
 
 
 @dataclass
@@ -49,10 +50,17 @@ def render_scene(
     max_persons: int = 6,
     num_cameras: int = 6,
     labels: bool = True,
+    heights: tuple[float, float] = DEFAULT_HEIGHTS,
 ) -> SceneSample:
-    """Render scene ``index``: a pure function of its arguments."""
+    """Render scene ``index``: a pure function of its arguments.
+
+    ``heights`` bounds each person's height as a fraction of the image height; taller persons stand
+    nearer (their feet lower in the frame) and are painted later.
+    """
     if not 1 <= min_persons <= max_persons <= MAX_SCENE_PERSONS:
         raise ValueError(f"need 1 <= min_persons <= max_persons <= {MAX_SCENE_PERSONS}")
+    if not 0 < heights[0] <= heights[1] <= 1.2:
+        raise ValueError(f"need 0 < heights[0] <= heights[1] <= 1.2, got {heights}")
     rng = np.random.default_rng([seed, _SCENE_STREAM, index])
     H, W = size
     camid = int(rng.integers(num_cameras))
@@ -60,7 +68,7 @@ def render_scene(
     hy = H * float(rng.uniform(0.35, 0.6))
     image = render_background(rng, cam, size, horizon=hy)
     n = int(rng.integers(min_persons, max_persons + 1))
-    fracs = np.sort(rng.uniform(0.18, 0.9, size=n))  # far (small) first
+    fracs = np.sort(rng.uniform(heights[0], heights[1], size=n))  # far (small) first
     instances = Image.new("L", (W, H), 0)  # always kept: visibility needs it
     parts = Image.new("L", (W, H), 0) if labels else None
     pids, full_boxes, head_boxes, kps = [], [], [], []

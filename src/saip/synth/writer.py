@@ -22,7 +22,7 @@ from saip.synth.formats.pedes import PedesWriter
 from saip.synth.identity import make_identity
 from saip.synth.parts import PART_CLASSES
 from saip.synth.person_image import render_person_image
-from saip.synth.scene import render_scene
+from saip.synth.scene_styles import CIHP_STYLE, FASHIONPEDIA_STYLE, crowd_style, render_styled_scene
 from saip.synth.tasks import PERSON_ONLY, TASKS
 
 FORMAT_VERSION = "1.0"
@@ -69,9 +69,11 @@ def write_synthetic_dataset(
 
     Single-person images (identity ``p``, frame ``f``) serve ReID, attributes, parsing and pose;
     scenes serve detection, pose, multiple human parsing (``mhp/``, CIHP layout) and part-level
-    attribute parsing (``pap/``, Fashionpedia layout). Splits are by identity: train = the first
-    half of the ids, the other half is ReID test / attributes val+test / parsing and pose val.
-    Scenes (disjoint): the first 80 % train, the rest val.
+    attribute parsing (``pap/``, Fashionpedia layout), each with its dataset's scene statistics
+    (:mod:`saip.synth.scene_styles`: crowds of 2 to ``max_persons`` for detection and pose, 2-4 large
+    persons for mhp, 1-2 near persons for pap). Splits are by identity: train = the first half of
+    the ids, the other half is ReID test / attributes val+test / parsing and pose val. Scenes
+    (disjoint): the first 80 % train, the rest val.
     """
     tasks = tuple(tasks)
     unknown = sorted(set(tasks) - set(TASKS))
@@ -149,13 +151,14 @@ def write_synthetic_dataset(
     det = {s: CocoWriter(keypoints=False) for s in ("train", "val")}
     odgt: dict[str, list[str]] = {"train": [], "val": []}
     n_train_scenes = int(round(scenes * 0.8)) if scenes > 1 else scenes
+    crowd = crowd_style(max_persons)
     if scene_tasks:
         for index in range(scenes):
-            s = render_scene(seed, index, scene_size, 2, max_persons, num_cameras)
             split = "train" if index < n_train_scenes else "val"
             name = f"scene_{index:06d}.jpg"
-            data = _jpeg(s.image, quality)
-            masks = s.masks
+            if {"detection", "pose"} & set(tasks):
+                s = render_styled_scene(seed, index, crowd, scene_size, num_cameras)
+                data, masks = _jpeg(s.image, quality), s.masks
             if "detection" in tasks:
                 _put(out / "detection" / "images" / split / name, data)
                 image_id = det[split].add_image(name, scene_size[0], scene_size[1])
@@ -170,10 +173,13 @@ def write_synthetic_dataset(
                     pose[split].add_person(image_id, m, kp)
                 count(f"pose/{split}_scenes")
             if "mhp" in tasks:
-                cihp.add(split, name[:-4], data, s.parts, s.instances)
+                s = render_styled_scene(seed, index, CIHP_STYLE, scene_size, num_cameras)
+                cihp.add(split, name[:-4], _jpeg(s.image, quality), s.parts, s.instances)
                 count(f"mhp/{split}")
             if "pap" in tasks:
-                _put(out / "pap" / "images" / split / name, data)
+                s = render_styled_scene(seed, index, FASHIONPEDIA_STYLE, scene_size, num_cameras)
+                masks = s.masks
+                _put(out / "pap" / "images" / split / name, _jpeg(s.image, quality))
                 image_id = fashion[split].add_image(name, scene_size[0], scene_size[1])
                 for pid, m in zip(s.pids, masks, strict=True):
                     for garment in person_garments(make_identity(seed, int(pid)), s.parts, m):
@@ -218,6 +224,14 @@ def write_synthetic_dataset(
         "scene_size": list(scene_size),
         "scenes": scenes if scene_tasks else 0,
         "max_persons": max_persons,
+        "scene_styles": {
+            "mhp": [CIHP_STYLE.min_persons, CIHP_STYLE.max_persons, *CIHP_STYLE.heights],
+            "pap": [
+                FASHIONPEDIA_STYLE.min_persons,
+                FASHIONPEDIA_STYLE.max_persons,
+                *FASHIONPEDIA_STYLE.heights,
+            ],
+        },
         "tasks": list(tasks),
         "reid_train_ids": [train_ids.start + 1, train_ids.stop],  # Market pids, inclusive
         "reid_test_ids": [test_ids.start + 1, test_ids.stop],
