@@ -22,16 +22,34 @@ from pathlib import Path
 
 from run_helpers import ROOT, SAIP, call, probe_on
 
+# The KoLeo spread term (objectives.koleo_weight, DINOv2) regularises CSM's image tokens: off without CSM.
+NO_KOLEO = "objectives.koleo_weight=0"
 # name -> overrides on top of the shared recipe below (weights: CSM, CSR, CSS)
 CONFIGS: dict[str, list[str]] = {
     "random": [],
     "csm": ["objectives.csm_weight=1", "objectives.csr_weight=0", "objectives.css_weight=0"],
-    "csr": ["objectives.csm_weight=0", "objectives.csr_weight=1", "objectives.css_weight=0"],
-    "css": ["objectives.csm_weight=0", "objectives.csr_weight=0", "objectives.css_weight=1"],
+    "csr": ["objectives.csm_weight=0", "objectives.csr_weight=1", "objectives.css_weight=0", NO_KOLEO],
+    "css": ["objectives.csm_weight=0", "objectives.csr_weight=0", "objectives.css_weight=1", NO_KOLEO],
     "csm+csr": ["objectives.csm_weight=1", "objectives.csr_weight=1", "objectives.css_weight=0"],
     "csm+css": ["objectives.csm_weight=1", "objectives.csr_weight=0", "objectives.css_weight=1"],
-    "csr+css": ["objectives.csm_weight=0", "objectives.csr_weight=1", "objectives.css_weight=1"],
+    "csr+css": ["objectives.csm_weight=0", "objectives.csr_weight=1", "objectives.css_weight=1", NO_KOLEO],
     "all": ["objectives.csm_weight=1", "objectives.csr_weight=1", "objectives.css_weight=1"],
+    # the paper's baselines in the same views and budget: DINO (CSM without the rescaled copies, i.e.
+    # plain multi-crop self-distillation) and MAE (CSR without local crops or rescaled copies)
+    "dino": [
+        "objectives.csm_weight=1",
+        "objectives.csr_weight=0",
+        "objectives.css_weight=0",
+        "data.views.n_scaled=0",
+    ],
+    "mae": [
+        "objectives.csm_weight=0",
+        "objectives.csr_weight=1",
+        "objectives.css_weight=0",
+        NO_KOLEO,
+        "data.views.n_local=0",
+        "data.views.n_scaled=0",
+    ],
     "saip_star": ["method=saip_star", "expert.kind=frozen", "expert.teacher=efficientnet_lite0_imagenet"],
     "dpal": ["method=dpal", "expert.kind=frozen", "expert.teacher=efficientnet_lite0_imagenet"],
 }
@@ -74,27 +92,36 @@ def job(name: str, seed: int, args, out: Path) -> dict:
     if name == "random":
         spec = "random:vit_tiny"
     else:
+        budget = [
+            f"{key}={value}"
+            for key, value in (
+                ("train.max_steps", args.steps),
+                ("train.batch_size", args.batch),
+                ("train.base_lr", args.base_lr),
+                ("data.num_workers", args.workers),
+            )
+            if value is not None
+        ]
         cmd = [
             *SAIP,
             "pretrain",
             "--config",
-            "cpu_demo",
+            args.recipe or "cpu_demo",
             "--out",
             str(run_dir / "run"),
             "--overwrite",
-            *SHARED,
+            *([] if args.recipe else SHARED),
             *(FROZEN_EXPERT if args.expert == "frozen" and name not in ("saip_star", "dpal") else []),
             *CONFIGS[name],
             *args.set,
-            f"train.max_steps={args.steps}",
-            f"train.batch_size={args.batch}",
-            f"train.base_lr={args.base_lr}",
+            *budget,
             f"train.seed={seed}",
             f"train.device={args.device}",
-            f"data.num_workers={args.workers}",
             "probe.enabled=true",
         ]
-        rc = call(cmd, run_dir / "pretrain.log")
+        reused = args.reuse and (run_dir / "run" / "probe.json").exists()
+        rc = 0 if reused else call(cmd, run_dir / "pretrain.log")
+        record["reused"] = reused
         record["pretrain_rc"] = rc
         probe_file = run_dir / "run" / "probe.json"
         if rc != 0 or not probe_file.exists():
@@ -199,11 +226,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--base-lr", type=float, default=2e-3)
+    parser.add_argument(
+        "--recipe",
+        default=None,
+        help="shipped recipe or YAML every configuration is built on (e.g. cpu_ssl; its own steps, batch, "
+        "lr and workers unless given); default: this script's shared 128x64 recipe on cpu_demo",
+    )
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps [600, or the recipe's]")
+    parser.add_argument("--batch", type=int, default=None, help="batch size [64, or the recipe's]")
+    parser.add_argument("--base-lr", type=float, default=None, help="lr at batch 256 [2e-3, or the recipe's]")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None, help="loader workers [2, or the recipe's]")
+    parser.add_argument(
+        "--reuse", action="store_true", help="do not retrain runs already finished under --out (probe.json)"
+    )
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--eval", action="store_true", help="also run saip eval all --budget quick")
     parser.add_argument("--expert", choices=("ema", "frozen"), default="ema", help="expert of the objectives")
@@ -217,6 +253,9 @@ def main() -> None:
         "--results", default=str(ROOT / "benchmarks" / "results"), help="folder for the table"
     )
     args = parser.parse_args()
+    if args.recipe is None:  # the shared recipe's budget
+        args.steps, args.batch = args.steps or 600, args.batch or 64
+        args.base_lr, args.workers = args.base_lr or 2e-3, args.workers or 2
     names = [n for n in args.configs.split(",") if n]
     unknown = sorted(set(names) - set(CONFIGS))
     if unknown:
@@ -225,7 +264,7 @@ def main() -> None:
     jobs = [(n, int(s)) for s in args.seeds.split(",") for n in names]
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     start = time.time()
-    tag = args.tag or f"{args.device}-{args.steps}steps"
+    tag = args.tag or f"{args.device}-{args.recipe or 'shared'}-{args.steps or 'recipe'}steps"
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     records: list[dict] = []
@@ -233,7 +272,8 @@ def main() -> None:
     def finished(record: dict) -> None:  # rewrite the table after every job: partial results survive
         records.append(record)
         text = (
-            f"Ablation: ViT-Tiny 128x64, {args.expert} expert, {args.steps} steps x batch {args.batch} per "
+            f"Ablation: ViT-Tiny 128x64, recipe {args.recipe or 'shared (cpu_demo + SHARED)'}, "
+            f"{args.expert} expert, {args.steps or 'recipe'} steps x batch {args.batch or 'recipe'} per "
             f"config, seeds {args.seeds}, device {args.device}, overrides {args.set or 'none'}, "
             f"{time.time() - start:.0f} s so far, "
             f"{len(records)}/{len(jobs)} runs.\n\n{table(records)}\n"

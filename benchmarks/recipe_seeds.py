@@ -26,8 +26,23 @@ from run_helpers import ROOT, SAIP, call, probe_on
 METRICS = ("reid_mAP", "reid_rank1", "attr_mA")
 
 
+def probe_curve(run_dir: Path) -> list[dict]:
+    """The mid-run probe's margins over random init (``probe.every``), one entry per probed step."""
+    metrics = run_dir / "logs" / "metrics.jsonl"
+    if not metrics.exists():
+        return []
+    lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
+    return [
+        {"step": x["step"], **{k.split("/", 1)[1]: v for k, v in x.items() if k.startswith("probe/margin_")}}
+        for x in lines
+        if any(k.startswith("probe/margin_") for k in x)
+    ]
+
+
 def job(seed: int, args: argparse.Namespace, out: Path) -> dict:
     run_dir = out / f"s{seed}"
+    if args.reuse and (run_dir / "probe.json").exists():
+        return finish_record({"seed": seed, "wall_s": None, "rc": 0, "reused": True}, run_dir, args, out)
     cmd = [
         *SAIP,
         "pretrain",
@@ -44,6 +59,12 @@ def job(seed: int, args: argparse.Namespace, out: Path) -> dict:
     start = time.time()
     rc = call(cmd, out / f"s{seed}.log")
     record: dict = {"seed": seed, "wall_s": round(time.time() - start, 1), "rc": rc}
+    return finish_record(record, run_dir, args, out)
+
+
+def finish_record(record: dict, run_dir: Path, args: argparse.Namespace, out: Path) -> dict:
+    """Add the finished run's probes (built-in, curve, extra folders) to its record."""
+    seed, rc = record["seed"], record["rc"]
     probe_file = run_dir / "probe.json"
     if rc != 0 or not probe_file.exists():
         record["error"] = f"pretrain failed, see {out / f's{seed}.log'}"
@@ -55,6 +76,7 @@ def job(seed: int, args: argparse.Namespace, out: Path) -> dict:
         steps = [x for x in lines if "step" in x]
         if steps:
             record["steps"] = steps[-1]["step"]
+    record["probe_curve"] = probe_curve(run_dir)
     for extra in args.probe_data:
         name = Path(extra).name
         result = probe_on(str(run_dir), extra, out / f"s{seed}-probe-{name}", seed, args.device, args.pooling)
@@ -93,6 +115,21 @@ def table(records: list[dict]) -> str:
                 )
                 + " |"
             )
+    curves = [r for r in sorted(ok, key=lambda r: r["seed"]) if r.get("probe_curve")]
+    if curves:
+        keys = [k for k in curves[0]["probe_curve"][0] if k != "step"]
+        lines += [
+            "\n**probe curve** (built-in probe, margins over random init during the run)\n",
+            "| seed | step | " + " | ".join(keys) + " |",
+            "|---|---:|" + "---:|" * len(keys),
+        ]
+        for r in curves:
+            for point in r["probe_curve"]:
+                lines.append(
+                    f"| {r['seed']} | {point['step']} | "
+                    + " | ".join(f"{point[k]:+.2f}" for k in keys)
+                    + " |"
+                )
     return "\n".join(lines)
 
 
@@ -106,6 +143,9 @@ def main() -> None:
     parser.add_argument("--probe-data", action="append", default=[], help="extra Market folder to probe on")
     parser.add_argument("--pooling", default="token", help="feature of the extra probes: token, mean, concat")
     parser.add_argument("--out", default="runs/recipe_seeds")
+    parser.add_argument(
+        "--reuse", action="store_true", help="do not retrain seeds whose run folder OUT/TAG/sS is finished"
+    )
     parser.add_argument("--tag", default=None)
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
@@ -125,7 +165,8 @@ def main() -> None:
             f"Command: `python benchmarks/recipe_seeds.py {' '.join(sys.argv[1:])}`\n"
             f"`saip pretrain` wall per seed (start-up, training, built-in probe): "
             + ", ".join(
-                f"seed {r['seed']} {r['wall_s']:.0f} s" for r in sorted(records, key=lambda r: r["seed"])
+                f"seed {r['seed']} " + ("reused" if r.get("reused") else f"{r['wall_s']:.0f} s")
+                for r in sorted(records, key=lambda r: r["seed"])
             )
             + "\n"
         )

@@ -124,7 +124,9 @@ def test_scene_styles_follow_their_datasets() -> None:
     size = (192, 256)
     for index in range(6):
         crowd = render_styled_scene(0, index, crowd_style(6), size)
-        np.testing.assert_array_equal(np.asarray(crowd.image), np.asarray(render_scene(0, index, size, 2, 6)))
+        np.testing.assert_array_equal(
+            np.asarray(crowd.image), np.asarray(render_scene(0, index, size, 2, 6).image)
+        )
         fashion = render_styled_scene(0, index, FASHIONPEDIA_STYLE, size)
         assert 1 <= len(fashion.pids) <= 2
         # every person drawn at >= 70 % of the image height (the visible box may be cut by the frame)
