@@ -45,5 +45,5 @@ def probe_on(
         ],
         out.with_suffix(".log"),
     )
-    result = out / "probe.json"
+    result = out / "probe" / "probe.json"  # saip eval writes each task's results in OUT/<task>/
     return json.loads(result.read_text()) if result.exists() else None

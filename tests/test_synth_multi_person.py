@@ -17,7 +17,7 @@ from saip.synth.formats.cihp import CIHP_CLASSES, cihp_maps
 from saip.synth.formats.fashionpedia import ATTRIBUTES, BOTTOM_CATEGORY, TOP_CATEGORY, person_garments
 from saip.synth.identity import make_identity
 from saip.synth.scene import render_scene
-from saip.synth.scene_styles import CIHP_STYLE, FASHIONPEDIA_STYLE, crowd_style, render_styled_scene
+from saip.synth.scene_styles import FASHIONPEDIA_STYLE, crowd_style, render_styled_scene
 from saip.synth.writer import write_synthetic_dataset
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -120,7 +120,7 @@ def test_loader_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_scene_styles_follow_their_datasets() -> None:
-    """Fashionpedia-style scenes hold 1-2 near persons, CIHP-style 2-4 large ones, crowds are unchanged."""
+    """Fashionpedia-style scenes hold 1-2 near persons; crowd scenes are the plain render_scene ones."""
     size = (192, 256)
     for index in range(6):
         crowd = render_styled_scene(0, index, crowd_style(6), size)
@@ -132,7 +132,6 @@ def test_scene_styles_follow_their_datasets() -> None:
         # every person drawn at >= 70 % of the image height (the visible box may be cut by the frame)
         full_heights = fashion.full_boxes[:, 3] - fashion.full_boxes[:, 1]
         assert (full_heights >= 0.6 * size[0]).all()
-        assert len(render_styled_scene(0, index, CIHP_STYLE, size).pids) <= 4
     median_area = lambda style: np.median(  # noqa: E731
         [(m.sum()) for i in range(6) for m in render_styled_scene(0, i, style, size).masks]
     )

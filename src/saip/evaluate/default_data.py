@@ -25,8 +25,8 @@ SYNTH_PRESETS: dict[str, dict[str, int]] = {
 _DONE_MARKER = "meta.json"
 # Bumped whenever the written layout gains folders, so an older cache lacking them is not reused
 # (v2: ``mhp/`` CIHP and ``pap/`` Fashionpedia scenes; v3: ``t2i/`` CUHK-PEDES captions and
-# ``landmarks/`` COCO-WholeBody keypoints; v4: ``mhp/`` and ``pap/`` scenes with their datasets' own
-# statistics, saip.synth.scene_styles).
+# ``landmarks/`` COCO-WholeBody keypoints; v4: ``pap/`` scenes with Fashionpedia's statistics,
+# saip.synth.scene_styles).
 LAYOUT_VERSION = "v4"
 
 

@@ -22,7 +22,7 @@ from saip.synth.formats.pedes import PedesWriter
 from saip.synth.identity import make_identity
 from saip.synth.parts import PART_CLASSES
 from saip.synth.person_image import render_person_image
-from saip.synth.scene_styles import CIHP_STYLE, FASHIONPEDIA_STYLE, crowd_style, render_styled_scene
+from saip.synth.scene_styles import FASHIONPEDIA_STYLE, crowd_style, render_styled_scene
 from saip.synth.tasks import PERSON_ONLY, TASKS
 
 FORMAT_VERSION = "1.0"
@@ -69,11 +69,10 @@ def write_synthetic_dataset(
 
     Single-person images (identity ``p``, frame ``f``) serve ReID, attributes, parsing and pose;
     scenes serve detection, pose, multiple human parsing (``mhp/``, CIHP layout) and part-level
-    attribute parsing (``pap/``, Fashionpedia layout), each with its dataset's scene statistics
-    (:mod:`saip.synth.scene_styles`: crowds of 2 to ``max_persons`` for detection and pose, 2-4 large
-    persons for mhp, 1-2 near persons for pap). Splits are by identity: train = the first half of
-    the ids, the other half is ReID test / attributes val+test / parsing and pose val. Scenes
-    (disjoint): the first 80 % train, the rest val.
+    attribute parsing (``pap/``, Fashionpedia layout): crowds of 2 to ``max_persons`` for detection,
+    pose and mhp, Fashionpedia's 1-2 near persons for pap (:mod:`saip.synth.scene_styles`). Splits
+    are by identity: train = the first half of the ids, the other half is ReID test / attributes
+    val+test / parsing and pose val. Scenes (disjoint): the first 80 % train, the rest val.
     """
     tasks = tuple(tasks)
     unknown = sorted(set(tasks) - set(TASKS))
@@ -156,7 +155,7 @@ def write_synthetic_dataset(
         for index in range(scenes):
             split = "train" if index < n_train_scenes else "val"
             name = f"scene_{index:06d}.jpg"
-            if {"detection", "pose"} & set(tasks):
+            if {"detection", "pose", "mhp"} & set(tasks):
                 s = render_styled_scene(seed, index, crowd, scene_size, num_cameras)
                 data, masks = _jpeg(s.image, quality), s.masks
             if "detection" in tasks:
@@ -173,16 +172,14 @@ def write_synthetic_dataset(
                     pose[split].add_person(image_id, m, kp)
                 count(f"pose/{split}_scenes")
             if "mhp" in tasks:
-                s = render_styled_scene(seed, index, CIHP_STYLE, scene_size, num_cameras)
-                cihp.add(split, name[:-4], _jpeg(s.image, quality), s.parts, s.instances)
+                cihp.add(split, name[:-4], data, s.parts, s.instances)
                 count(f"mhp/{split}")
             if "pap" in tasks:
-                s = render_styled_scene(seed, index, FASHIONPEDIA_STYLE, scene_size, num_cameras)
-                masks = s.masks
-                _put(out / "pap" / "images" / split / name, _jpeg(s.image, quality))
+                near = render_styled_scene(seed, index, FASHIONPEDIA_STYLE, scene_size, num_cameras)
+                _put(out / "pap" / "images" / split / name, _jpeg(near.image, quality))
                 image_id = fashion[split].add_image(name, scene_size[0], scene_size[1])
-                for pid, m in zip(s.pids, masks, strict=True):
-                    for garment in person_garments(make_identity(seed, int(pid)), s.parts, m):
+                for pid, m in zip(near.pids, near.masks, strict=True):
+                    for garment in person_garments(make_identity(seed, int(pid)), near.parts, m):
                         fashion[split].add_garment(image_id, garment)
                 count(f"pap/{split}")
             if progress is not None and (index + 1) % 50 == 0:
@@ -225,7 +222,6 @@ def write_synthetic_dataset(
         "scenes": scenes if scene_tasks else 0,
         "max_persons": max_persons,
         "scene_styles": {
-            "mhp": [CIHP_STYLE.min_persons, CIHP_STYLE.max_persons, *CIHP_STYLE.heights],
             "pap": [
                 FASHIONPEDIA_STYLE.min_persons,
                 FASHIONPEDIA_STYLE.max_persons,
