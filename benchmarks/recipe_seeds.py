@@ -76,7 +76,11 @@ def finish_record(record: dict, run_dir: Path, args: argparse.Namespace, out: Pa
         steps = [x for x in lines if "step" in x]
         if steps:
             record["steps"] = steps[-1]["step"]
-    record["probe_curve"] = probe_curve(run_dir)
+    curve = probe_curve(run_dir)
+    final = record["probes"]["synthetic"]["margin"]
+    if "steps" in record and (not curve or curve[-1]["step"] < record["steps"]):  # the end-of-run probe
+        curve.append({"step": record["steps"], **{f"margin_{k}": v for k, v in final.items()}})
+    record["probe_curve"] = curve
     for extra in args.probe_data:
         name = Path(extra).name
         result = probe_on(str(run_dir), extra, out / f"s{seed}-probe-{name}", seed, args.device, args.pooling)

@@ -6,8 +6,9 @@ parsing; Jia et al., ECCV 2020) is fashion and street photos of one or two peopl
 much of the frame. The synthetic pap scenes mimic the latter so that the task poses its own
 difficulty (garments of 20 px in a crowd are a detection problem, not an attribute-parsing one).
 Multiple human parsing (CIHP) keeps the crowd scenes: CIHP-like scenes of 2-4 persons at 45-95 % of
-the image height were tried and scored worse under the quick budget (AP^p_vol 0.8 vs 2.0 for a random
-init: its 192x256 training crops of the upscaled scene cut the persons and their centres).
+the image height were tried and scored worse under the quick budget (ImageNet AP^p_vol 0.8 vs 2.0 for
+a random init; likely because its 192x256 training crops of the upscaled scene cut the persons and
+their centres).
 """
 
 from __future__ import annotations
