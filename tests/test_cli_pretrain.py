@@ -85,7 +85,7 @@ def test_pretrain_budget_preset_selects_its_recipe(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--budget", "week"], "demo, cpu-1h, gpu-short"),
+        (["--budget", "week"], "demo, cpu-ssl, cpu-1h, gpu-short"),
         (["--budget", "demo", "--config", "dino"], "not both"),
     ],
 )
