@@ -26,12 +26,9 @@ from run_helpers import ROOT, SAIP, call, probe_on
 METRICS = ("reid_mAP", "reid_rank1", "attr_mA")
 
 
-def probe_curve(run_dir: Path) -> list[dict]:
-    """The mid-run probe's margins over random init (``probe.every``), one entry per probed step."""
-    metrics = run_dir / "logs" / "metrics.jsonl"
-    if not metrics.exists():
-        return []
-    lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
+def probe_curve(lines: list[dict]) -> list[dict]:
+    """The mid-run probe's margins over random init (``probe.every``) from a run's parsed
+    ``logs/metrics.jsonl``, one entry per probed step."""
     return [
         {"step": x["step"], **{k.split("/", 1)[1]: v for k, v in x.items() if k.startswith("probe/margin_")}}
         for x in lines
@@ -71,12 +68,11 @@ def finish_record(record: dict, run_dir: Path, args: argparse.Namespace, out: Pa
         return record
     record["probes"] = {"synthetic": json.loads(probe_file.read_text())}
     metrics = run_dir / "logs" / "metrics.jsonl"
-    if metrics.exists():
-        lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
-        steps = [x for x in lines if "step" in x]
-        if steps:
-            record["steps"] = steps[-1]["step"]
-    curve = probe_curve(run_dir)
+    lines = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()] if metrics.exists() else []
+    steps = [x for x in lines if "step" in x]
+    if steps:
+        record["steps"] = steps[-1]["step"]
+    curve = probe_curve(lines)
     final = record["probes"]["synthetic"]["margin"]
     if "steps" in record and (not curve or curve[-1]["step"] < record["steps"]):  # the end-of-run probe
         curve.append({"step": record["steps"], **{f"margin_{k}": v for k, v in final.items()}})

@@ -33,6 +33,7 @@ def crowd_style(max_persons: int = 6) -> SceneStyle:
     return SceneStyle(min(2, max_persons), max_persons, DEFAULT_HEIGHTS, 0)
 
 
+# scene indices from 2**25 on: never reached by the crowd scenes (index_offset 0), so pap scenes are new ones
 FASHIONPEDIA_STYLE = SceneStyle(1, 2, (0.7, 1.0), 2 << 24)
 
 
