@@ -28,7 +28,7 @@ import torch
 
 import saip  # noqa: F401  (installs the torchvision shim before lightly imports torchvision)
 from saip.config import load_config
-from saip.pretrain.loop import autocast_context
+from saip.pretrain.precision import autocast_context
 from throughput import build_step, images_per_second
 
 SAIP_CONFIGS = {

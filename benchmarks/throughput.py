@@ -43,8 +43,8 @@ import saip  # noqa: F401
 from saip.config import load_config
 from saip.methods.base import ScheduleValues
 from saip.pretrain.builder import build_method, build_source, build_view_config, build_view_pipeline
-from saip.pretrain.loop import autocast_context
-from saip.pretrain.optim import build_optimizer
+from saip.pretrain.optim import build_optimizer, fused_adamw_available
+from saip.pretrain.precision import autocast_context
 
 PRESETS = {"saip": [], "csm_only": ["objectives.csr_weight=0", "objectives.css_weight=0"]}
 # bf16 dense tensor-core peak, TFLOP/s (vendor datasheets, no sparsity), matched by name substring
@@ -137,7 +137,7 @@ def build_step(cfg, device: torch.device, amp: str, compile: bool = False) -> St
 
     fixed = to_views(collate([dataset[i] for i in range(cfg.train.batch_size)]))
     method = build_method(cfg).to(device)
-    opt = build_optimizer(method, 1e-4, 0.05, (0.9, 0.95))
+    opt = build_optimizer(method, 1e-4, 0.05, (0.9, 0.95), fused=fused_adamw_available(device))
     model = torch.compile(method) if compile else method
     sched = ScheduleValues(0, 100, 1e-4, 0.05, 0.996, 0.04, 0.0)
 

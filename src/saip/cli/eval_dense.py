@@ -39,7 +39,8 @@ _WORKERS = typer.Option(
 _AMP = typer.Option(
     "auto",
     "--amp",
-    help="Autocast for features and head training: auto (bf16 on CUDA, off on CPU), bf16, off.",
+    help="Autocast for features and head training: auto (bf16 on CUDA, off on CPU), native (bf16 also "
+    "on CPUs with AVX512-BF16/AMX), bf16, off.",
 )
 
 

@@ -116,7 +116,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     clip_grad: float | None = 3.0
-    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
+    amp: str = "auto"  # auto | native | bf16 | fp16 | off (saip.pretrain.precision)
     compile: bool = False
     seed: int = 0
     device: str = "auto"
@@ -148,7 +148,7 @@ class RunConfig:
 
 METHODS = ("saip", "saip_star", "dpal")
 EXPERT_KINDS = ("ema", "frozen")
-AMP_MODES = ("auto", "bf16", "fp16", "off")
+AMP_MODES = ("auto", "native", "bf16", "fp16", "off")  # saip.pretrain.precision
 FEATURE_PAIRINGS = ("same", "cross")
 CSM_CENTERINGS = ("center", "sinkhorn")  # objectives.csm_centering (saip.objectives.csm)
 VIEW_DEVICES = ("auto", "loader", "device")  # data.view_device

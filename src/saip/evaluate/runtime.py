@@ -27,7 +27,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, Sequent
 
 from saip.evaluate.datasets.presampled import DrawsRandomly, PresampledBatches, PresampledDataset
 
-AMP_MODES: tuple[str, ...] = ("auto", "bf16", "off")
+AMP_MODES: tuple[str, ...] = ("auto", "native", "bf16", "off")  # saip.pretrain.precision
 T = TypeVar("T")
 
 
@@ -78,7 +78,7 @@ class EvalRuntime:
 
     def autocast(self, device: str | torch.device) -> contextlib.AbstractContextManager:
         """bf16 autocast per ``amp`` on ``device`` (a no-op context on the CPU under ``auto``)."""
-        from saip.pretrain.loop import autocast_context
+        from saip.pretrain.precision import autocast_context
 
         return autocast_context(self.amp, torch.device(device))
 

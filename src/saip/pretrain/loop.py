@@ -34,7 +34,8 @@ from saip.pretrain.compile import compile_step_model
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
 from saip.pretrain.finite import count_non_finite, grad_norm
 from saip.pretrain.metrics_log import MetricsLogger
-from saip.pretrain.optim import build_optimizer
+from saip.pretrain.optim import build_optimizer, fused_adamw_available
+from saip.pretrain.precision import autocast_context
 from saip.pretrain.run_folder import RunFolder
 from saip.pretrain.sampler import EpochSampler
 from saip.pretrain.schedules import cosine_lr, cosine_momentum, scaled_lr, teacher_temperature
@@ -50,14 +51,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"train.device: {name!r} requested but CUDA is not available")
     return device
-
-
-def autocast_context(amp: str, device: torch.device):
-    """bf16 autocast on CUDA by default, full fp32 on CPU (``train.amp``)."""
-    if amp == "off" or (amp == "auto" and device.type != "cuda"):
-        return contextlib.nullcontext()
-    dtype = torch.float16 if amp == "fp16" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 class Trainer:
@@ -134,7 +127,11 @@ class Trainer:
         if t.compile:  # static graphs per rescale bucket when data.views.scale_set is given
             self.model = compile_step_model(self.model, self.view_config)
         self.optimizer = build_optimizer(
-            self.method, self.peak_lr, t.weight_decay, tuple(t.betas), fused=self.device.type == "cuda"
+            self.method,
+            self.peak_lr,
+            t.weight_decay,
+            tuple(t.betas),
+            fused=fused_adamw_available(self.device),
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0

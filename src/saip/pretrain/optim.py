@@ -42,6 +42,12 @@ def parameter_groups(module: nn.Module, weight_decay: float) -> list[dict]:
 def build_optimizer(
     module: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float], fused: bool = False
 ) -> torch.optim.AdamW:
-    """AdamW (beta 0.9/0.95 in the paper recipe) over :func:`parameter_groups`; ``fused`` (on CUDA) runs
-    the update of every parameter in one kernel instead of a loop of small ones."""
+    """AdamW (beta 0.9/0.95 in the paper recipe) over :func:`parameter_groups`; ``fused`` runs the
+    update of every parameter in one kernel instead of a loop of small ones
+    (:func:`fused_adamw_available`)."""
     return torch.optim.AdamW(parameter_groups(module, weight_decay), lr=lr, betas=betas, fused=fused or None)
+
+
+def fused_adamw_available(device: torch.device) -> bool:
+    """Whether torch has a fused AdamW for ``device`` (CUDA, and CPU since torch 2.4): the loop's choice."""
+    return device.type in ("cuda", "cpu")
