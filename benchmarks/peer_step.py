@@ -6,8 +6,11 @@ timm ViT-Tiny (``dynamic_img_size``) student and EMA teacher, ``DINOProjectionHe
 views), AdamW, ``update_momentum`` for backbone and head. Views: 2 × 256×128 + 8 × 128×64, batch 16.
 The saip steps use the paper recipe's views at the same batch: ``csm_only`` (with the recipe's 2
 rescaled copies), ``csm_as_dino`` (no rescaled copies: exactly the peer's views) and the full SAIP
-step (CSM + CSR + CSS). Each round times every config for ``--steps`` steps in turn, so a busy
-machine slows them alike; the medians and the ratios to the peer are printed. Needs the optional
+step (CSM + CSR + CSS). ``default_run`` is one step of ``saip pretrain``'s default recipe
+(``cpu_demo``, its own batch of 32 and its own ``train.amp``): issue 13 measures command 1 of the
+README against 75 lightly steps, and its ``train.max_steps`` times this ratio is the training part of
+that yardstick. Each round times every config for ``--steps`` steps in turn, so a busy machine slows
+them alike; the medians and the ratios to the peer are printed. Needs the optional
 benchmark extra: ``pip install -c constraints/cpu.txt -e ".[bench]"``. Usage::
 
     python benchmarks/peer_step.py --device cpu --rounds 3 --steps 2
@@ -100,6 +103,9 @@ def main() -> None:
         )
         setup = build_step(cfg, device, args.amp)
         steps[name] = lambda setup=setup: setup.step(setup.batch)
+    demo = load_config("cpu_demo", ["probe.enabled=false"])
+    demo_setup = build_step(demo, device, demo.train.amp)
+    steps["default_run"] = lambda: demo_setup.step(demo_setup.batch)
     for step in steps.values():  # warm-up
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
@@ -111,6 +117,12 @@ def main() -> None:
     peer = medians["lightly_dino"]
     for name, seconds in medians.items():
         print(f"{name:18s} {seconds:7.3f} s/step  {seconds / peer:5.2f}x the lightly DINO step")
+    demo_steps = demo.train.max_steps
+    print(
+        f"default run: {demo_steps} steps x {medians['default_run']:.3f} s = "
+        f"{demo_steps * medians['default_run'] / peer:.0f}x the lightly DINO step (training only, "
+        f"train.amp={demo.train.amp})"
+    )
     machine = (
         torch.cuda.get_device_name()
         if device.type == "cuda"
@@ -123,6 +135,7 @@ def main() -> None:
         "seconds_per_step": times,
         "median_seconds_per_step": medians,
         "ratio_to_lightly_dino": {name: s / peer for name, s in medians.items()},
+        "default_run_training_vs_lightly_step": demo_steps * medians["default_run"] / peer,
     }
     out = Path(args.out or f"benchmarks/results/peer_step-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
