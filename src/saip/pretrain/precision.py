@@ -2,8 +2,8 @@
 
 - ``auto``: bf16 autocast on CUDA, fp32 on CPU (every CPU recipe measured before ``native`` existed).
 - ``native``: bf16 wherever the device computes bf16 matmuls natively: CUDA, and CPUs with
-  AVX512-BF16 or AMX tiles (oneDNN runs bf16 GEMMs there at about 1.5x the fp32 speed; measured
-  for the default run in benchmarks/README.md); fp32 on other CPUs, where bf16 would be emulated
+  AVX512-BF16 or AMX tiles (the default run's step is 1.65-1.9x faster there than in fp32;
+  benchmarks/README.md); fp32 on other CPUs, where bf16 would be emulated
   and slower. The default run (``cpu_demo``) uses it.
 - ``bf16`` / ``fp16``: that autocast dtype everywhere (fp16 with a gradient scaler); ``off``: fp32.
 
@@ -14,12 +14,15 @@ matmuls run in bf16.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU has bf16 dot-product instructions (x86 AVX512-BF16 or AMX tiles)."""
+    """Whether this CPU has bf16 dot-product instructions (x86 AVX512-BF16 or AMX tiles); asked once
+    per process, not on every training step."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
