@@ -99,6 +99,28 @@ def build_source(cfg: RunConfig):
     )
 
 
+def prerender_if_revisited(source, cfg: RunConfig, world_size: int = 1):
+    """The embedded synthetic persons rendered once into memory when the run sees them more than once.
+
+    The DataLoader's workers start afresh every epoch, so an on-demand synthetic person is drawn again
+    in every epoch (~5 ms of CPU each at 128x64); past one epoch (or with ``max_steps`` covering more
+    samples than the dataset holds), :class:`saip.synth.prerendered.PrerenderedPersons` draws each
+    once, in ``data.num_workers`` processes, with pixel-identical items. Other sources, runs of at
+    most one epoch and worlds too large for memory are returned unchanged.
+    """
+    from saip.synth import SyntheticPersonDataset
+    from saip.synth.prerendered import PrerenderedPersons
+
+    if not isinstance(source, SyntheticPersonDataset) or source.labels or not PrerenderedPersons.fits(source):
+        return source
+    t = cfg.train
+    if t.max_steps:
+        revisited = t.max_steps * t.batch_size * t.accum_steps * world_size > len(source)
+    else:
+        revisited = t.epochs > 1
+    return PrerenderedPersons(source, processes=max(1, cfg.data.num_workers)) if revisited else source
+
+
 def _shared_folder(cfg: RunConfig) -> PersonImageFolder:
     """The image folder, its file index built by rank 0 only; the other ranks read the cached index."""
     distributed = dist.is_available() and dist.is_initialized()

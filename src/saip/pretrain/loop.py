@@ -28,7 +28,13 @@ from saip.errors import InputError
 from saip.methods.base import ScheduleValues
 from saip.pretrain.alarms import AlarmMonitor, TrainingDiverged, TrainingInterrupted
 from saip.pretrain.atomic import atomic_write_text
-from saip.pretrain.builder import build_method, build_source, build_view_config, build_view_pipeline
+from saip.pretrain.builder import (
+    build_method,
+    build_source,
+    build_view_config,
+    build_view_pipeline,
+    prerender_if_revisited,
+)
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
 from saip.pretrain.compile import compile_step_model
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
@@ -94,7 +100,7 @@ class Trainer:
                 "!" * 100,
             )
         self.view_config = build_view_config(cfg)
-        source = build_source(cfg)
+        source = prerender_if_revisited(build_source(cfg), cfg, self.dist.world_size)
         self.skip_log = self.folder.skip_log
         if isinstance(source, SkippingImageSource):
             if self.dist.is_main and resume is False:

@@ -22,6 +22,7 @@ from torch import nn
 
 from saip.backbones.output import BackboneOutput
 from saip.teachers.cache import TeacherFeatureCache
+from saip.teachers.fold_batchnorm import fold_batchnorm
 
 
 def _as_buffer(values: Sequence[float], name: str) -> torch.Tensor:
@@ -70,6 +71,27 @@ class FrozenTeacher(nn.Module):
         self.info = None  # a saip.teachers.TeacherInfo when built by build_teacher
         self.requires_grad_(False)
         super().train(False)
+        # The inference copy with BatchNorm folded into the convolutions (fold_batchnorm), rebuilt
+        # from the teacher's own weights after load_state_dict or a move (.to); it is never part
+        # of the state dict, so checkpoints keep the teacher's weights and keys as they are.
+        self._folded: list[nn.Module] = []  # a list keeps the copy out of the registered modules
+        self._refold()
+        self.register_load_state_dict_post_hook(lambda module, _keys: module._refold())
+
+    def _refold(self) -> None:
+        folded, count = fold_batchnorm(self.backbone)
+        self._folded[:] = [folded.to(memory_format=torch.channels_last) if count else self.backbone]
+
+    def _apply(self, fn, recurse=True):
+        module = super()._apply(fn, recurse)
+        if hasattr(self, "_folded"):  # .to(device / dtype): fold the moved weights again
+            self._refold()
+        return module
+
+    @property
+    def inference_backbone(self) -> nn.Module:
+        """The backbone with BatchNorm folded into its convolutions (same function, fewer ops)."""
+        return self._folded[0]
 
     def train(self, mode: bool = True) -> FrozenTeacher:
         """A frozen teacher stays in eval mode (BatchNorm statistics and dropout fixed)."""
@@ -85,7 +107,7 @@ class FrozenTeacher(nn.Module):
         return x
 
     def _encode(self, images: torch.Tensor, grid_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.backbone(self.renormalize(images).contiguous(memory_format=torch.channels_last))
+        out = self.inference_backbone(self.renormalize(images).contiguous(memory_format=torch.channels_last))
         tokens = out.patch_tokens
         if tuple(out.grid_size) != tuple(grid_size):
             b, _, d = tokens.shape
