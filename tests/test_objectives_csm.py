@@ -52,6 +52,24 @@ def test_csm_loss_matches_naive(n_teacher: int, n_student: int, B: int, K: int, 
     got = loss_fn(student, teacher, teacher_temp=tt, update_center=False)
     assert got.dim() == 0
     assert got.item() == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    # the one-head-call path passes (V, B, K) tensors instead of lists of views: the same loss
+    stacked = loss_fn(torch.stack(student), torch.stack(teacher), teacher_temp=tt, update_center=False)
+    assert stacked.item() == pytest.approx(expected, rel=1e-5, abs=1e-5)
+
+
+def test_stacked_views_give_the_list_loss_and_gradients() -> None:
+    g = torch.Generator().manual_seed(3)
+    student = torch.randn(5, 4, 32, generator=g, requires_grad=True)
+    teacher = torch.randn(2, 4, 32, generator=g)
+    loss_fn = CSMLoss(32)
+    as_list = loss_fn(list(student.unbind(0)), list(teacher.unbind(0)), 0.04, update_center=False)
+    (grad_list,) = torch.autograd.grad(as_list, student)
+    as_tensor = loss_fn(student, teacher, 0.04, update_center=False)
+    (grad_tensor,) = torch.autograd.grad(as_tensor, student)
+    torch.testing.assert_close(as_tensor, as_list)
+    torch.testing.assert_close(grad_tensor, grad_list)
+    with pytest.raises(ValueError, match="student_outputs"):
+        loss_fn(student[0], teacher, 0.04)
 
 
 def test_csm_loss_raises_without_cross_view_pairs() -> None:

@@ -199,11 +199,11 @@ class SAIPMethod(PretrainMethod):
             else:
                 # one head call over every view (the weight-normed prototypes are built once)
                 tokens = torch.cat([s_out[v].image_token for v in student_views])  # (S*B, D)
-                s_logits = list(self.csm_head(tokens).split(n_b))
+                s_logits = self.csm_head(tokens).unflatten(0, (len(student_views), n_b))  # (S, B, K)
                 with torch.no_grad():
-                    t_logits = list(
-                        self.expert_csm_head(torch.cat([t.image_token for t in t_views])).split(n_b)
-                    )
+                    t_logits = self.expert_csm_head(torch.cat([t.image_token for t in t_views])).unflatten(
+                        0, (len(t_views), n_b)
+                    )  # (T, B, K)
                 loss_csm = self.csm_loss(s_logits, t_logits, schedule.teacher_temp, update_center=False)
                 self.csm_loss.accumulate_center(t_logits)  # applied once per optimizer step
                 if schedule.log:  # the collapse diagnostics are only read on log steps

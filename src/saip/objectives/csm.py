@@ -30,6 +30,8 @@ from saip.config.schema import CSM_CENTERINGS
 from saip.objectives.sinkhorn import sinkhorn_knopp
 
 CENTERINGS = CSM_CENTERINGS  # objectives.csm_centering
+# logits of V views: V tensors (B, K), or one (V, B, K) tensor
+ViewLogits = Tensor | list[Tensor] | tuple[Tensor, ...]
 
 
 class CSMHead(nn.Module):
@@ -100,7 +102,13 @@ class CSMHead(nn.Module):
         return self.last_layer(x)  # (N, K)
 
 
-def _stack_views(views: list[Tensor] | tuple[Tensor, ...], name: str) -> Tensor:
+def _stack_views(views: ViewLogits, name: str) -> Tensor:
+    """``(V, B, K)`` float32 logits from a list of ``V`` ``(B, K)`` tensors, or from one ``(V, B, K)``
+    tensor as it is (no copy: the one-head-call path of ``SAIPMethod`` passes its output so)."""
+    if isinstance(views, Tensor):
+        if views.dim() != 3 or views.shape[0] == 0:
+            raise ValueError(f"{name} must be a (V, B, K) tensor, got {tuple(views.shape)}")
+        return views.float()
     if len(views) == 0:
         raise ValueError(f"{name} must contain at least one view")
     shapes = {tuple(v.shape) for v in views}
@@ -150,16 +158,18 @@ class CSMLoss(nn.Module):
 
     def forward(
         self,
-        student_outputs: list[Tensor],
-        teacher_outputs: list[Tensor],
+        student_outputs: ViewLogits,
+        teacher_outputs: ViewLogits,
         teacher_temp: float,
         update_center: bool = True,
     ) -> Tensor:
         """Return the scalar CSM loss; then (if ``update_center``) update the centre.
 
         Args:
-            student_outputs: ``S`` tensors ``(B, K)``; the first ``T`` are the teacher's views.
-            teacher_outputs: ``T`` tensors ``(B, K)`` (expert logits on the global views).
+            student_outputs: ``S`` tensors ``(B, K)`` or one ``(S, B, K)`` tensor; the first ``T``
+                are the teacher's views.
+            teacher_outputs: ``T`` tensors ``(B, K)`` or one ``(T, B, K)`` tensor (expert logits on
+                the global views).
             teacher_temp: ``tau_t`` for this step, from ``pretrain.schedules.teacher_temperature``.
             update_center: update the centre EMA with these teacher logits after computing the loss.
         """
@@ -179,8 +189,10 @@ class CSMLoss(nn.Module):
         with torch.autocast(device_type=s.device.type, enabled=False):  # float32 even under AMP
             t_prob = self.teacher_targets(t, teacher_temp)  # (T, B, K)
             s_logp = F.log_softmax(s / self.student_temp, dim=-1)  # (S, B, K)
-            # ce[i, v] = mean_b -sum_k P_i[b,k] * Q_v[b,k]
-            ce = -torch.einsum("tbk,sbk->ts", t_prob, s_logp) / s.shape[1]  # (T, S)
+            # ce[i, v] = mean_b -sum_k P_i[b,k] * Q_v[b,k]: one (T, B*K) x (B*K, S) product; its
+            # gradient w.r.t. Q is contiguous, so log_softmax's backward needs no copy of it
+            n_b = s.shape[1]
+            ce = -(t_prob.reshape(n_t, -1) @ s_logp.reshape(n_s, -1).t()) / n_b  # (T, S)
         same_view = torch.eye(n_t, n_s, dtype=torch.bool, device=ce.device)  # (T, S), pairs v == i
         loss = ce.masked_fill(same_view, 0.0).sum() / n_pairs
 
@@ -196,7 +208,7 @@ class CSMLoss(nn.Module):
         return F.softmax((t.float() - self.center.float()) / teacher_temp, dim=-1)
 
     @torch.no_grad()
-    def update_center(self, teacher_outputs: list[Tensor]) -> None:
+    def update_center(self, teacher_outputs: ViewLogits) -> None:
         """``c <- m*c + (1-m) * mean over batch and teacher views of the teacher logits``.
 
         The sum and count are all-reduced across ranks when ``torch.distributed`` is initialised.
@@ -205,7 +217,7 @@ class CSMLoss(nn.Module):
         self.apply_center_update()
 
     @torch.no_grad()
-    def accumulate_center(self, teacher_outputs: list[Tensor]) -> None:
+    def accumulate_center(self, teacher_outputs: ViewLogits) -> None:
         """Add one micro-batch's teacher logits to the pending centre statistics (no update yet).
 
         With gradient accumulation the centre must move once per optimizer step over the whole
@@ -237,7 +249,7 @@ class CSMLoss(nn.Module):
 
     @torch.no_grad()
     def diagnostics(
-        self, student_outputs: list[Tensor], teacher_outputs: list[Tensor], teacher_temp: float
+        self, student_outputs: ViewLogits, teacher_outputs: ViewLogits, teacher_temp: float
     ) -> dict[str, Tensor]:
         """:func:`csm_diagnostics` with this loss' centre and student temperature."""
         out = csm_diagnostics(
@@ -251,8 +263,8 @@ class CSMLoss(nn.Module):
 
 @torch.no_grad()
 def csm_diagnostics(
-    student_outputs: list[Tensor],
-    teacher_outputs: list[Tensor],
+    student_outputs: ViewLogits,
+    teacher_outputs: ViewLogits,
     teacher_temp: float,
     student_temp: float = 0.1,
     center: Tensor | None = None,
