@@ -182,7 +182,26 @@ def flat_metrics(record: dict) -> dict[str, float]:
     return metrics
 
 
-def table(records: list[dict]) -> str:
+# One headline metric per probe / task (the paper tables' first column), higher is better for all.
+HEADLINE = {
+    "probe/attr_mA": "probe attr mA",
+    "probe/reid_mAP": "probe synth ReID mAP",
+    "vt2_reid/reid_mAP": "real ReID mAP",
+    "reid/mAP": "ReID mAP",
+    "t2i/rank1": "T2I R1",
+    "attributes/mA": "attr mA",
+    "pose/AP": "pose AP",
+    "landmarks/AP": "whole-body AP",
+    "parsing/mIoU": "parsing mIoU",
+    "detection/AP50": "det AP50",
+    "mhp/mIoU": "MHP mIoU",
+    "pap/AP_iou_f1": "PAP AP^{IoU+F1}",
+}
+
+
+def table(records: list[dict], headline: bool = False) -> str:
+    """Mean (± std over seeds) of every metric per configuration; ``headline``: the columns of
+    :data:`HEADLINE` only, under their short names."""
     by_config: dict[str, list[dict[str, float]]] = {}
     randoms = [r["probe_random"] for r in records if r.get("probe_random")]
     for r in records:
@@ -207,7 +226,10 @@ def table(records: list[dict]) -> str:
         for m in by_config["random"]:
             m.update(extra_randoms)
     columns = sorted({k for ms in by_config.values() for m in ms for k in m})
-    lines = ["| config | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    if headline:
+        columns = [c for c in HEADLINE if c in columns]
+    names = [HEADLINE[c] for c in columns] if headline else columns
+    lines = ["| config | " + " | ".join(names) + " |", "|---|" + "---:|" * len(columns)]
     for name in CONFIGS:
         if name not in by_config:
             continue
@@ -249,12 +271,23 @@ def main() -> None:
     parser.add_argument(
         "--set", action="append", default=[], help="override of the shared recipe, key=value (repeat)"
     )
+    parser.add_argument(
+        "--table-from",
+        type=Path,
+        default=None,
+        help="print the tables of a finished ablation's JSON (results/ablation-TAG.json) and exit",
+    )
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--tag", default=None)
     parser.add_argument(
         "--results", default=str(ROOT / "benchmarks" / "results"), help="folder for the table"
     )
     args = parser.parse_args()
+    if args.table_from is not None:
+        records = json.loads(args.table_from.read_text())["records"]
+        headline, everything = table(records, headline=True), table(records)
+        print(f"**Headline metrics**\n\n{headline}\n\n**All metrics**\n\n{everything}")
+        return
     if args.recipe is None:  # the shared recipe's budget
         args.steps, args.batch = args.steps or 600, args.batch or 64
         args.base_lr, args.workers = args.base_lr or 2e-3, args.workers or 2
@@ -278,7 +311,8 @@ def main() -> None:
             f"{args.expert} expert, {args.steps or 'recipe'} steps x batch {args.batch or 'recipe'} per "
             f"config, seeds {args.seeds}, device {args.device}, overrides {args.set or 'none'}, "
             f"{time.time() - start:.0f} s so far, "
-            f"{len(records)}/{len(jobs)} runs.\n\n{table(records)}\n"
+            f"{len(records)}/{len(jobs)} runs.\n\n**Headline metrics** (one per probe / task)\n\n"
+            f"{table(records, headline=True)}\n\n**All metrics**\n\n{table(records)}\n"
         )
         (results / f"ablation-{tag}.md").write_text(text)
         (results / f"ablation-{tag}.json").write_text(
