@@ -46,6 +46,8 @@ class PrerenderedPersons(Dataset):
         self.persons = persons
         n = len(persons)
         processes = max(1, min(int(processes), n))
+        if "fork" not in multiprocessing.get_all_start_methods():
+            processes = 1  # no fork (Windows): render here rather than re-import saip in every process
         bounds = np.linspace(0, n, processes * 4 + 1, dtype=int) if processes > 1 else np.array([0, n])
         ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
         if processes == 1:
