@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from run_helpers import ROOT, SAIP, call, probe_on
+from saip.evaluate.report import TASK_KEYS
 
 # The KoLeo spread term (objectives.koleo_weight, DINOv2) regularises CSM's image tokens: off without CSM.
 NO_KOLEO = "objectives.koleo_weight=0"
@@ -136,34 +137,49 @@ def job(name: str, seed: int, args, out: Path) -> dict:
     record["pretrain_s"] = time.time() - start
     for extra in args.probe_data:
         name_ = Path(extra).name
-        result = probe_on(spec, extra, run_dir / f"probe-{name_}", seed, args.device)
+        earlier = run_dir / f"probe-{name_}" / "probe" / "probe.json"
+        if args.reuse and earlier.exists():
+            result = json.loads(earlier.read_text())
+        else:
+            result = probe_on(spec, extra, run_dir / f"probe-{name_}", seed, args.device)
         if result is not None:
             record[f"probe_{name_}"] = result["trained"]
             record[f"probe_{name_}_random"] = result["random_init"]
     if name == "random":
         record["probe"] = None  # filled from the random_init column of the other runs
     if args.eval:
-        rc = call(
-            [
-                *SAIP,
-                "eval",
-                "all",
-                "--backbone",
-                spec,
-                "--budget",
-                "quick",
-                "--out",
-                str(run_dir / "eval"),
-                "--seed",
-                str(seed),
-                "--device",
-                args.device,
-            ],
-            run_dir / "eval.log",
-        )
         results = run_dir / "eval" / "results.json"
+        missing = missing_tasks(results) if args.reuse else list(TASK_KEYS)
+        rc = 0
+        if missing:  # eval all merges into results.json: an interrupted stage resumes task by task
+            rc = call(
+                [
+                    *SAIP,
+                    "eval",
+                    "all",
+                    "--backbone",
+                    spec,
+                    "--budget",
+                    "quick",
+                    "--tasks",
+                    ",".join(missing),
+                    "--out",
+                    str(run_dir / "eval"),
+                    "--seed",
+                    str(seed),
+                    "--device",
+                    args.device,
+                ],
+                run_dir / "eval.log",
+            )
         record["eval"] = json.loads(results.read_text()) if results.exists() else {"error": rc}
     return record
+
+
+def missing_tasks(results: Path) -> list[str]:
+    """The tasks of ``saip eval all`` without an ``ok`` entry in ``results`` (a results.json)."""
+    done = json.loads(results.read_text()).get("tasks", {}) if results.exists() else {}
+    return [key for key in TASK_KEYS if done.get(key, {}).get("status") != "ok"]
 
 
 def flat_metrics(record: dict) -> dict[str, float]:
@@ -262,7 +278,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, default=None, help="loader workers [2, or the recipe's]")
     parser.add_argument(
-        "--reuse", action="store_true", help="do not retrain runs already finished under --out (probe.json)"
+        "--reuse",
+        action="store_true",
+        help="keep what a run under --out already has: its training (probe.json), probes and evaluated tasks",
     )
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--eval", action="store_true", help="also run saip eval all --budget quick")
