@@ -21,7 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from run_helpers import ROOT, SAIP, call, probe_on
+from saip.config import load_config
+from saip.evaluate.backbone_loader import load_backbone
 from saip.evaluate.report import TASK_KEYS
+from saip.pretrain.builder import build_view_config
+from saip.pretrain.checkpoint import save_backbone
 
 # The KoLeo spread term (objectives.koleo_weight, DINOv2) regularises CSM's image tokens: off without CSM.
 NO_KOLEO = "objectives.koleo_weight=0"
@@ -87,13 +91,25 @@ SHARED = [
 FROZEN_EXPERT = ["method=saip_star", "expert.kind=frozen", "expert.teacher=efficientnet_lite0_imagenet"]
 
 
+def random_init_run(folder: Path, seed: int, args) -> str:
+    """The random-init row as a run folder: the trained runs' architecture at their input size and
+    normalisation, seeded as the probe's random counterpart (what ``saip pretrain`` would write before
+    its first step). The eval stage then builds every head on the same token grid as for the trained
+    runs; ``random:vit_tiny`` would be a 256x128 model with its own full-size position embeddings."""
+    cfg = load_config(args.recipe or "cpu_demo", [*([] if args.recipe else SHARED), *args.set])
+    backbone, _ = load_backbone(f"random:{cfg.model.backbone}", img_size=tuple(cfg.model.img_size), seed=seed)
+    views = build_view_config(cfg)
+    save_backbone(folder, backbone, cfg.model.backbone, list(views.mean), list(views.std))
+    return str(folder)
+
+
 def job(name: str, seed: int, args, out: Path) -> dict:
     run_dir = out / f"{name}-s{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.time()
     record: dict = {"config": name, "seed": seed}
     if name == "random":
-        spec = "random:vit_tiny"
+        spec = random_init_run(run_dir / "run", seed, args)
     else:
         budget = [
             f"{key}={value}"
@@ -149,7 +165,7 @@ def job(name: str, seed: int, args, out: Path) -> dict:
         record["probe"] = None  # filled from the random_init column of the other runs
     if args.eval:
         results = run_dir / "eval" / "results.json"
-        missing = missing_tasks(results) if args.reuse else list(TASK_KEYS)
+        missing = missing_tasks(results, spec) if args.reuse else list(TASK_KEYS)
         rc = 0
         if missing:  # eval all merges into results.json: an interrupted stage resumes task by task
             rc = call(
@@ -176,9 +192,11 @@ def job(name: str, seed: int, args, out: Path) -> dict:
     return record
 
 
-def missing_tasks(results: Path) -> list[str]:
-    """The tasks of ``saip eval all`` without an ``ok`` entry in ``results`` (a results.json)."""
-    done = json.loads(results.read_text()).get("tasks", {}) if results.exists() else {}
+def missing_tasks(results: Path, backbone: str) -> list[str]:
+    """The tasks of ``saip eval all`` without an ``ok`` entry for ``backbone`` in ``results``
+    (a results.json)."""
+    earlier = json.loads(results.read_text()) if results.exists() else {}
+    done = earlier.get("tasks", {}) if earlier.get("backbone") == backbone else {}
     return [key for key in TASK_KEYS if done.get(key, {}).get("status") != "ok"]
 
 
