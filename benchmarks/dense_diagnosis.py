@@ -17,7 +17,7 @@ backbone:
 Each backbone runs at its own input size with the persons at ``--size`` (ViT position embeddings
 interpolated), as in the dense tasks; ``random:<arch>@HxW`` is a random init built at ``HxW``.
 
-    python benchmarks/dense_diagnosis.py --backbones random:vit_tiny,random:vit_tiny@128x64,runs/a --size 256,128
+    python benchmarks/dense_diagnosis.py --backbones random:vit_tiny@128x64,runs/a --size 256,128
 """
 
 from __future__ import annotations
