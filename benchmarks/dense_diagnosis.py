@@ -8,7 +8,8 @@ backbone:
 
 - ``part_acc`` / ``part_mIoU``: a linear classifier (ridge regression on one-hot targets, closed
   form) from one patch token to the majority body part of its patch (the 21 synthetic part classes),
-  fitted on 70 % of the identities and scored on the rest: linear part parsing from one token.
+  fitted on 70 % of the identities and scored on the rest with the parsing task's metrics
+  (``saip.evaluate.metrics.segmentation``): linear part parsing from one token.
 - ``rgb_r2``: R² of a ridge regression from the patch token to its patch's mean colour (local appearance).
 - ``pos_r2``: R² of a ridge regression from the patch token to its (row, column) in the grid.
 - ``patch_cos``: mean cosine similarity of two patch tokens of the same image (→ 1: every patch
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 
 from saip.data.normalize import normalize_uint8
 from saip.evaluate.backbone_loader import load_backbone
+from saip.evaluate.metrics.segmentation import confusion_matrix, segmentation_scores
 from saip.evaluate.probe import PROBE_FIRST_IDENTITY
 from saip.synth.dataset import SyntheticPersonDataset
 from saip.synth.parts import PART_CLASSES
@@ -62,16 +64,6 @@ def r2_score(pred: torch.Tensor, target: torch.Tensor) -> float:
     residual = ((target - pred) ** 2).sum(0)
     total = ((target - target.mean(0)) ** 2).sum(0).clamp_min(1e-12)
     return float((1 - residual / total).mean())
-
-
-def mean_iou(pred: torch.Tensor, target: torch.Tensor, classes: int) -> float:
-    """Mean IoU over the classes present in ``target`` (per-patch labels)."""
-    ious = []
-    for c in range(classes):
-        t, p = target == c, pred == c
-        if t.any():
-            ious.append(float((t & p).sum()) / float((t | p).sum()))
-    return float(np.mean(ious)) * 100
 
 
 def patch_targets(
@@ -117,9 +109,9 @@ def diagnose(
     result = {"grid": list(grid), "patch_cos": patch_cos}
     onehot = F.one_hot(targets["part"], len(PART_CLASSES)).double()
     scores = ridge_fit_predict(x[:split], onehot[:split], x[split:], lam)
-    pred, truth = scores.argmax(1), targets["part"][split:]
-    result["part_acc"] = float((pred == truth).double().mean()) * 100
-    result["part_mIoU"] = mean_iou(pred, truth, len(PART_CLASSES))
+    hist = confusion_matrix(scores.argmax(1), targets["part"][split:], len(PART_CLASSES))
+    parsing = segmentation_scores(hist)  # the parsing task's definitions
+    result["part_acc"], result["part_mIoU"] = parsing["pixel_acc"] * 100, parsing["mIoU"] * 100
     for key in ("rgb", "pos"):
         y = targets[key].double()
         result[f"{key}_r2"] = r2_score(ridge_fit_predict(x[:split], y[:split], x[split:], lam), y[split:])
