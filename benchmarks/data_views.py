@@ -63,7 +63,10 @@ def main() -> None:
         "--threads", type=int, default=1, help="torch threads for the device transform on CPU"
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed device-transform batches")
+    parser.add_argument("--out", type=Path, default=None, help="default: results/data_views-<device>.json")
     args = parser.parse_args()
+    if args.samples < args.batch:
+        parser.error(f"--samples ({args.samples}) must be at least --batch ({args.batch})")
     torch.set_num_threads(1)  # DataLoader workers run one thread each
     with tempfile.TemporaryDirectory() as tmp:
         write_jpegs(Path(tmp), args.samples)
@@ -120,7 +123,8 @@ def main() -> None:
     print(f" ({pil / dev:.0f}x less)")
     print(f"device transform on {device} ({args.threads} thread(s) on CPU), batch {args.batch}:")
     print(f"  {wall:8.1f} ms wall / {cpu:8.1f} ms CPU per batch = {wall / args.batch:.2f} ms wall per sample")
-    out = Path(__file__).parent / "results" / f"data_views-{device.type}.json"
+    out = args.out or Path(__file__).parent / "results" / f"data_views-{device.type}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -5,13 +5,15 @@ timm ViT-Tiny (``dynamic_img_size``) student and EMA teacher, ``DINOProjectionHe
 256 bottleneck, K = 65,536 prototypes), ``DINOLoss`` (teacher on the 2 global views, student on all
 views), AdamW, ``update_momentum`` for backbone and head. Views: 2 × 256×128 + 8 × 128×64, batch 16.
 The saip steps use the paper recipe's views at the same batch: ``csm_only`` (with the recipe's 2
-rescaled copies), ``csm_as_dino`` (no rescaled copies: exactly the peer's views) and the full SAIP
-step (CSM + CSR + CSS). ``default_run`` is one step of ``saip pretrain``'s default recipe
-(``cpu_demo``, its own batch of 32 and its own ``train.amp``): issue 13 measures command 1 of the
-README against 75 lightly steps, and its ``train.max_steps`` times this ratio is the training part of
-that yardstick. Each round times every config for ``--steps`` steps in turn, so a busy machine slows
-them alike; the medians and the ratios to the peer are printed. Needs the optional
-benchmark extra: ``pip install -c constraints/cpu.txt -e ".[bench]"``. Usage::
+rescaled copies), ``csm_as_dino`` (no rescaled copies: exactly the peer's views) and the full SAIP step
+(CSM + CSR + CSS). ``default_run`` is one step of ``saip pretrain``'s default recipe (``cpu_demo``, its
+own batch of 32 and its own ``train.amp``): issue 13 measures command 1 of the README against 75 lightly
+steps, and its ``train.max_steps`` times this ratio is the training part of that yardstick (measured on
+the CPU only, where command 1 runs). Each round times every config for ``--steps`` steps in turn, so a
+busy machine slows them alike; the medians and the ratios to the peer are printed, next to each step's
+work (GFLOP of one step's matmuls and convolutions, ``FlopCounterMode``) as a ratio to the peer's: a
+step that does twice the peer's work cannot take less than about twice its time at the same FLOP rate.
+Needs the optional benchmark extra: ``pip install -c constraints/cpu.txt -e ".[bench]"``. Usage::
 
     python benchmarks/peer_step.py --device cpu --rounds 3 --steps 2
 
@@ -28,6 +30,7 @@ import statistics
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import saip  # noqa: F401  (installs the torchvision shim before lightly imports torchvision)
 from saip.config import load_config
@@ -104,10 +107,14 @@ def main() -> None:
         setup = build_step(cfg, device, args.amp)
         steps[name] = lambda setup=setup: setup.step(setup.batch)
     demo = load_config("cpu_demo", ["probe.enabled=false"])
-    demo_setup = build_step(demo, device, demo.train.amp)
-    steps["default_run"] = lambda: demo_setup.step(demo_setup.batch)
-    for step in steps.values():  # warm-up
-        step()
+    if device.type == "cpu":  # command 1's yardstick is a CPU one (and its frozen Lite0 a CPU teacher)
+        demo_setup = build_step(demo, device, demo.train.amp)
+        steps["default_run"] = lambda: demo_setup.step(demo_setup.batch)
+    gflop = {}  # the work of one step (forward + backward; matmuls and convolutions), also the warm-up
+    for name, step in steps.items():
+        with FlopCounterMode(display=False) as counter:
+            step()
+        gflop[name] = counter.get_total_flops() / 1e9
     times: dict[str, list[float]] = {name: [] for name in steps}
     for round_ in range(args.rounds):
         for name, step in steps.items():
@@ -116,13 +123,18 @@ def main() -> None:
     medians = {name: statistics.median(t) for name, t in times.items()}
     peer = medians["lightly_dino"]
     for name, seconds in medians.items():
-        print(f"{name:18s} {seconds:7.3f} s/step  {seconds / peer:5.2f}x the lightly DINO step")
+        print(
+            f"{name:18s} {seconds:7.3f} s/step  {seconds / peer:5.2f}x the lightly DINO step  "
+            f"{gflop[name]:6.1f} GFLOP/step = {gflop[name] / gflop['lightly_dino']:4.2f}x its work, "
+            f"{gflop[name] / seconds:6.1f} GFLOP/s"
+        )
     demo_steps = demo.train.max_steps
-    print(
-        f"default run: {demo_steps} steps x {medians['default_run']:.3f} s = "
-        f"{demo_steps * medians['default_run'] / peer:.0f}x the lightly DINO step (training only, "
-        f"train.amp={demo.train.amp})"
-    )
+    if "default_run" in medians:
+        print(
+            f"default run: {demo_steps} steps x {medians['default_run']:.3f} s = "
+            f"{demo_steps * medians['default_run'] / peer:.0f}x the lightly DINO step (training only, "
+            f"train.amp={demo.train.amp})"
+        )
     machine = (
         torch.cuda.get_device_name()
         if device.type == "cuda"
@@ -135,7 +147,11 @@ def main() -> None:
         "seconds_per_step": times,
         "median_seconds_per_step": medians,
         "ratio_to_lightly_dino": {name: s / peer for name, s in medians.items()},
-        "default_run_training_vs_lightly_step": demo_steps * medians["default_run"] / peer,
+        "gflop_per_step": gflop,
+        "work_ratio_to_lightly_dino": {name: g / gflop["lightly_dino"] for name, g in gflop.items()},
+        "default_run_training_vs_lightly_step": demo_steps * medians["default_run"] / peer
+        if "default_run" in medians
+        else None,
     }
     out = Path(args.out or f"benchmarks/results/peer_step-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

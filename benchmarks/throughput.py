@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch._dynamo.utils import counters
 from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -43,6 +44,7 @@ import saip  # noqa: F401
 from saip.config import load_config
 from saip.methods.base import ScheduleValues
 from saip.pretrain.builder import build_method, build_source, build_view_config, build_view_pipeline
+from saip.pretrain.compile import compile_step_model
 from saip.pretrain.optim import build_optimizer, fused_adamw_available
 from saip.pretrain.precision import autocast_context
 
@@ -126,8 +128,12 @@ class StepSetup:
     to_views: Callable[[Any], Any]
 
 
-def build_step(cfg, device: torch.device, amp: str, compile: bool = False) -> StepSetup:
-    """The :class:`StepSetup` of run config ``cfg`` on ``device``."""
+def build_step(
+    cfg, device: torch.device, amp: str, compile: bool = False, compile_options: dict | None = None
+) -> StepSetup:
+    """The :class:`StepSetup` of run config ``cfg`` on ``device``; ``compile`` compiles the method as
+    ``train.compile=true`` does (static graphs per rescale bucket), with ``compile_options`` for
+    ``torch.compile`` (``backend``, ``mode="reduce-overhead"``: CUDA graphs)."""
     views = build_view_config(cfg)
     dataset, collate, transform = build_view_pipeline(cfg, build_source(cfg), views, device)
 
@@ -138,7 +144,7 @@ def build_step(cfg, device: torch.device, amp: str, compile: bool = False) -> St
     fixed = to_views(collate([dataset[i] for i in range(cfg.train.batch_size)]))
     method = build_method(cfg).to(device)
     opt = build_optimizer(method, 1e-4, 0.05, (0.9, 0.95), fused=fused_adamw_available(device))
-    model = torch.compile(method) if compile else method
+    model = compile_step_model(method, views, **(compile_options or {})) if compile else method
     sched = ScheduleValues(0, 100, 1e-4, 0.05, 0.996, 0.04, 0.0)
 
     def step(batch) -> None:
@@ -154,19 +160,25 @@ def build_step(cfg, device: torch.device, amp: str, compile: bool = False) -> St
 
 def count_step_flops(method, batch, sched, amp: str, device: torch.device) -> int:
     """FLOPs of one forward + backward of ``method`` on ``batch`` (``FlopCounterMode``: matmuls and
-    convolutions); the gradients it leaves are cleared."""
+    convolutions); the gradients it leaves are cleared and the expert updated as after a step, so that
+    the method's state between steps (the CSM centre's pending batch) is what a compiled step expects
+    (left pending, it made the first timed step of a compiled method recompile)."""
     with FlopCounterMode(display=False) as counter:
         with autocast_context(amp, device):
             out = method(batch, sched)
         out.loss.backward()
     method.zero_grad(set_to_none=True)
+    method.update_expert(sched)
     return counter.get_total_flops()
 
 
 def measure(backbone: str, preset: str, args, data: Path | None = None) -> dict:
     device = torch.device(args.device)
     cfg = _config(backbone, preset, args, data)
-    setup = build_step(cfg, device, args.amp, args.compile)
+    compile_options = {"backend": args.compile_backend}
+    if args.compile_mode:
+        compile_options["mode"] = args.compile_mode
+    setup = build_step(cfg, device, args.amp, args.compile, compile_options)
     step, fixed, method, dataset, collate, to_views = (
         setup.step,
         setup.batch,
@@ -176,8 +188,10 @@ def measure(backbone: str, preset: str, args, data: Path | None = None) -> dict:
         setup.to_views,
     )
     flops_per_sample = count_step_flops(method, fixed, setup.sched, args.amp, device) / args.batch
+    graphs_before = counters["stats"]["unique_graphs"]
     for _ in range(args.warmup):
         step(fixed)
+    graphs_after_warmup = counters["stats"]["unique_graphs"]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     step_rate = images_per_second(lambda: step(fixed), args.steps, args.batch, device)
@@ -190,6 +204,9 @@ def measure(backbone: str, preset: str, args, data: Path | None = None) -> dict:
         "gflop_per_sample": flops_per_sample / 1e9,
         "achieved_tflops": flops_per_sample * step_rate / 1e12,
     }
+    if args.compile:  # dynamo's counters: graphs traced in warm-up, and any recompile after it
+        row["graphs_compiled_in_warmup"] = graphs_after_warmup - graphs_before
+        row["recompiles_after_warmup"] = counters["stats"]["unique_graphs"] - graphs_after_warmup
     peak = bf16_peak_flops(device, args.peak_tflops)
     if peak:
         row["mfu"] = flops_per_sample * step_rate / peak
@@ -242,7 +259,18 @@ def _line(r: dict) -> str:
             f"({100 * r['end_to_end_vs_step']:.0f} % "
             f"of step-only), loader alone {r['loader_images_per_s']:8.1f} img/s: {r['bound_by']}-bound"
         )
+    if "recompiles_after_warmup" in r:
+        text += (
+            f"  compiled: {r['graphs_compiled_in_warmup']} graph(s) in warm-up, "
+            f"{r['recompiles_after_warmup']} recompile(s) after"
+        )
     return text + f"  peak {r['peak_mem_mib']:8.0f} MiB  trainable {r['trainable_params_m']:.1f}M"
+
+
+def _write(out: Path, machine: str, args, rows: list[dict]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = {"machine": machine, "torch": torch.__version__, "args": {**vars(args), "data": str(args.data)}}
+    out.write_text(json.dumps({**result, "rows": rows}, indent=2) + "\n")
 
 
 def main() -> None:
@@ -255,7 +283,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--amp", default="auto")
-    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="compile the step as train.compile=true")
+    parser.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead")
+    parser.add_argument("--compile-backend", default="inductor", help="eager: dynamo traces, no codegen")
     parser.add_argument("--view-device", default="auto", choices=("auto", "loader", "device"))
     parser.add_argument("--end-to-end", action="store_true", help="also time the loader from disk")
     parser.add_argument("--data", type=Path, default=None, help="image folder for --end-to-end")
@@ -270,6 +300,9 @@ def main() -> None:
         if device.type == "cuda"
         else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     )
+    out = Path(
+        args.out or f"benchmarks/results/throughput-{device.type}{'-compile' if args.compile else ''}.json"
+    )
     with tempfile.TemporaryDirectory(prefix="saip-throughput-") as tmp:
         data = None
         if args.end_to_end:
@@ -279,22 +312,13 @@ def main() -> None:
             torch.manual_seed(0)
             rows.append(measure(backbone, preset, args, data))
             print(_line(rows[-1]), flush=True)
+            _write(out, machine, args, rows)  # kept row by row: a time limit loses only the row it hits
     for backbone in args.backbones.split(","):
         by_preset = {r["preset"]: r for r in rows if r["backbone"] == backbone}
         if {"saip", "csm_only"} <= by_preset.keys():
             ratio = by_preset["csm_only"]["images_per_s"] / by_preset["saip"]["images_per_s"]
             print(f"{backbone}: SAIP step costs {ratio:.2f}x the CSM-only step")
-    result = {
-        "machine": machine,
-        "torch": torch.__version__,
-        "args": {**vars(args), "data": str(args.data)},
-        "rows": rows,
-    }
-    out = Path(
-        args.out or f"benchmarks/results/throughput-{device.type}{'-compile' if args.compile else ''}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    _write(out, machine, args, rows)
     print(f"wrote {out}")
 
 

@@ -125,6 +125,9 @@ def test_zero_weights_skip_terms_and_the_canvas() -> None:
 def test_routing_weight_schedule_and_config_coercion() -> None:
     config = DPALMethodConfig()
     assert config.routing_weight(0.05) == 0.1 and config.routing_weight(0.5) == 0.01
+    # train.compile passes the progress as a 0-d tensor: the same switch, as a tensor
+    assert float(config.routing_weight(torch.tensor(0.05))) == pytest.approx(0.1)
+    assert float(config.routing_weight(torch.tensor(0.5))) == pytest.approx(0.01)
     from saip.config.schema import DPALConfig  # the run config's section
 
     assert DPALMethodConfig.coerce(DPALConfig()).rank == DPALConfig().rank

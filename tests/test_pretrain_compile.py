@@ -12,7 +12,7 @@ from saip.config import load_config
 from saip.data import SAIPCollate, ViewDataset
 from saip.methods.base import ScheduleValues
 from saip.pretrain.builder import build_method, build_source, build_view_config
-from saip.pretrain.compile import compile_step_model, shape_combinations
+from saip.pretrain.compile import compile_step_model, compiled_schedule, shape_combinations
 
 OVERRIDES = [
     "model.backbone=vit_tiny",
@@ -39,30 +39,73 @@ def test_shape_combinations() -> None:
     assert shape_combinations(views) == 1
 
 
+def _schedule(step: int, log: bool) -> ScheduleValues:
+    """The loop's schedule at ``step`` of 100 with a teacher-temperature warm-up (0.04 -> 0.07)."""
+    return ScheduleValues(step, 100, 1e-4, 0.05, 0.996, 0.04 + 0.0003 * step, step / 100, log=log)
+
+
 @pytest.mark.filterwarnings("ignore")
-def test_no_recompiles_after_every_bucket_was_seen() -> None:
+@pytest.mark.parametrize(
+    "recipe, overrides, expected_graphs",
+    [
+        ("cpu_demo", [], 3),  # SAIP*: frozen expert, feature matching (no log-step extras)
+        # EMA expert, CSM with the DINO centre (its pending sums live across the step; CSR and CSS
+        # read no schedule value and are off to keep the tracing short)
+        (
+            "cpu_ssl",
+            [
+                "objectives.csm_centering=center",
+                "objectives.csm_out_dim=256",
+                "objectives.csr_weight=0",
+                "objectives.css_weight=0",
+                "data.views.n_local=0",
+            ],
+            6,  # the collapse diagnostics on log steps: a second graph per bucket
+        ),
+    ],
+)
+def test_no_recompiles_after_every_bucket_was_seen(
+    recipe: str, overrides: list[str], expected_graphs: int
+) -> None:
+    """Warm-up traces one graph per (rescale bucket, log step or not); after it, steps with new shapes
+    from the same buckets, a moving teacher temperature and progress, log and non-log steps and the
+    expert updated between steps (as the loop runs them) trace nothing. Fails if a schedule float is
+    specialised on (a recompile every step) or the step's state changes type between steps."""
     torch._dynamo.reset()
     counters.clear()
-    cfg = load_config("cpu_demo", [*OVERRIDES, "data.views.scale_set=[0.75,1.0,1.5]"])
+    cfg = load_config(recipe, [*OVERRIDES, *overrides, "data.views.scale_set=[0.75,1.0,1.5]"])
     views = build_view_config(cfg)
     dataset, collate = ViewDataset(build_source(cfg), views, seed=0), SAIPCollate(views, seed=0)
     torch.manual_seed(0)
     method = build_method(cfg)
     model = compile_step_model(method, views, backend="eager")
-    sched = ScheduleValues(0, 10, 1e-4, 0.05, 0.996, 0.04, 0.0)
     batches = [collate([dataset[i] for i in range(start, start + 2)]) for start in range(0, 32, 2)]
     shapes = {tuple(tuple(v.shape) for v in b.scaled_views) for b in batches}
     assert len(shapes) == 3  # every bucket occurs in these batches
+
+    def step(batch, schedule: ScheduleValues) -> None:
+        model(batch, compiled_schedule(schedule, torch.device("cpu"))).loss.backward()
+        method.update_expert(schedule)
+        method.zero_grad(set_to_none=True)
+
     warm_up = {tuple(tuple(v.shape) for v in b.scaled_views): b for b in batches}
-    for batch in warm_up.values():  # each shape combination traced once
-        model(batch, sched).loss.backward()
+    for log in (False, True):  # each shape combination traced once per kind of step
+        for batch in warm_up.values():
+            step(batch, _schedule(0, log))
     graphs = counters["stats"]["unique_graphs"]
-    assert graphs == 3, graphs  # one graph per bucket
+    assert graphs == expected_graphs, graphs  # one graph per bucket (and kind of step)
     try:
         torch._dynamo.config.error_on_recompile = True  # any further trace raises
-        for batch in batches:
-            model(batch, sched).loss.backward()
+        for i, batch in enumerate(batches[:8]):  # new shapes, schedule values and kinds of step
+            step(batch, _schedule(i + 1, log=i % 4 == 3))
     finally:
         torch._dynamo.config.error_on_recompile = False
         torch._dynamo.reset()
     assert counters["stats"]["unique_graphs"] == graphs
+
+
+def test_compiled_schedule_makes_the_read_floats_tensors() -> None:
+    schedule = compiled_schedule(_schedule(10, log=True), torch.device("cpu"))
+    assert isinstance(schedule.teacher_temp, torch.Tensor) and schedule.teacher_temp.ndim == 0
+    assert isinstance(schedule.progress, torch.Tensor) and float(schedule.progress) == pytest.approx(0.1)
+    assert schedule.step == 10 and schedule.log is True and schedule.momentum == 0.996

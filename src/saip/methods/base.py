@@ -23,8 +23,8 @@ class ScheduleValues:
     lr: float
     weight_decay: float
     momentum: float  # EMA momentum of the expert for this step
-    teacher_temp: float  # CSM teacher temperature for this step
-    progress: float  # step / total_steps, in [0, 1]
+    teacher_temp: float  # CSM teacher temperature for this step (0-d tensor under train.compile)
+    progress: float  # step / total_steps, in [0, 1] (0-d tensor under train.compile)
     log: bool = True  # this step is logged: methods compute their (diagnostic-only) extras
 
 

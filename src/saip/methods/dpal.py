@@ -129,8 +129,13 @@ class DPALMethodConfig:
             )
         return cls(**dict(value))
 
-    def routing_weight(self, progress: float) -> float:
-        """Router CE weight at training progress ``progress`` in [0, 1]."""
+    def routing_weight(self, progress: float | torch.Tensor) -> float | torch.Tensor:
+        """Router CE weight at training progress ``progress`` in [0, 1] (a 0-d tensor under
+        ``train.compile``: the switch is then a ``torch.where``, no branch on its value)."""
+        if isinstance(progress, torch.Tensor):
+            return torch.where(
+                progress < self.routing_switch_progress, self.routing_weight_start, self.routing_weight_end
+            )
         return (
             self.routing_weight_start if progress < self.routing_switch_progress else self.routing_weight_end
         )
@@ -245,7 +250,9 @@ class DPALMethod(PretrainMethod):
             entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
             diagnostics = {
                 "dpal/router_entropy": entropy,
-                "dpal/routing_weight": probs.new_tensor(self.cfg.routing_weight(schedule.progress)),
+                "dpal/routing_weight": torch.as_tensor(
+                    self.cfg.routing_weight(schedule.progress), dtype=probs.dtype, device=probs.device
+                ),
             }
             usage = probs.mean(0)
             for k, name in enumerate(EXPERT_NAMES):

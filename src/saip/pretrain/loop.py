@@ -36,7 +36,7 @@ from saip.pretrain.builder import (
     prerender_if_revisited,
 )
 from saip.pretrain.checkpoint import load_checkpoint, rng_state, save_backbone, save_checkpoint, set_rng_state
-from saip.pretrain.compile import compile_step_model
+from saip.pretrain.compile import compile_step_model, compiled_schedule
 from saip.pretrain.distributed import DistInfo, all_reduce_mean, cleanup, init_distributed, sync_batchnorm
 from saip.pretrain.finite import count_non_finite, grad_norm
 from saip.pretrain.metrics_log import MetricsLogger
@@ -347,6 +347,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = sched.lr
         total = torch.zeros((), device=self.device)
+        step_sched = compiled_schedule(sched, self.device) if t.compile else sched
         for micro in range(t.accum_steps):
             batch = next(batches).to(self.device, non_blocking=True)
             if self.view_transform is not None:  # device path: build the views from the uint8 batch
@@ -355,7 +356,7 @@ class Trainer:
             sync = contextlib.nullcontext() if (last or not self.dist.enabled) else self.model.no_sync()
             with sync:
                 with autocast_context(t.amp, self.device):
-                    out = self.model(batch, sched)
+                    out = self.model(batch, step_sched)
                 self.scaler.scale(out.loss / t.accum_steps).backward()
             for key, value in {"loss": out.loss.detach(), **out.terms, **out.diagnostics}.items():
                 window[key] = window.get(key, 0.0) + value.detach().float() / t.accum_steps
