@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Every GPU measurement of issue 13 in one prepared run of at most ~9.5 minutes on one H100/H200:
-#   1. throughput  (300 s): ViT-Tiny, StarNet-S3, TinyViT-5M x full SAIP / CSM-only at the paper's
+#   1. throughput  (260 s): ViT-Tiny, StarNet-S3, TinyViT-5M x full SAIP / CSM-only at the paper's
 #      shapes, batch 256, bf16: step-only and end to end (8 loader workers, JPEGs decoded from disk,
 #      views made on the GPU), GFLOP per sample, MFU, and which of step and loader bounds the run;
-#   2. data_views  (45 s): loader CPU ms per sample, PIL path vs device path, and the device
+#   2. data_views  (40 s): loader CPU ms per sample, PIL path vs device path, and the device
 #      transform's GPU time per batch of 256;
-#   3. peer_step   (75 s): the lightly DINO step vs saip's steps on the GPU, same shapes and batch 256,
+#   3. peer_step   (60 s): the lightly DINO step vs saip's steps on the GPU, same shapes and batch 256,
 #      alternating (skipped when lightly, the optional bench extra, is not installed);
-#   4. compile     (150 s): ViT-Tiny compiled as train.compile=true does, step-only, with the graphs
-#      traced in warm-up and any recompile after it counted.
+#   4. compile     (110 s): the ViT-Tiny SAIP step compiled as train.compile=true does, step-only,
+#      with the graphs traced in warm-up and any recompile after it counted;
+#   5. cuda_graphs (100 s): the same with train.compile_mode=reduce-overhead (CUDA graphs).
 # Each part has its own time limit (coreutils timeout), so a part that overruns loses only its own
 # unfinished rows (throughput.py writes its JSON after every row). Results: one log and one JSON per
 # part in the folder given as the first argument (default benchmarks/results/gpu).
@@ -49,18 +50,21 @@ part() {  # part NAME LIMIT_S COMMAND...: run with a time limit, output to the s
     echo "cpu cores: $(nproc)"
 } 2>&1 | tee -a "$log"
 
-part throughput 300 "$py" benchmarks/throughput.py --device "$dev" --batch "$batch" --steps "$steps" \
+part throughput 260 "$py" benchmarks/throughput.py --device "$dev" --batch "$batch" --steps "$steps" \
     --warmup "$warmup" --amp "$amp" --end-to-end --workers "$workers" --images "$images" \
     --out "$out/throughput-$dev.json"
-part data_views 45 "$py" benchmarks/data_views.py --device "$dev" --batch "$batch" --samples "$batch" \
+part data_views 40 "$py" benchmarks/data_views.py --device "$dev" --batch "$batch" --samples "$batch" \
     --repeats 5 --out "$out/data_views-$dev.json"
 if "$py" -c "import lightly" 2>/dev/null; then
-    part peer_step 75 "$py" benchmarks/peer_step.py --device "$dev" --batch "$batch" --rounds "$rounds" \
+    part peer_step 60 "$py" benchmarks/peer_step.py --device "$dev" --batch "$batch" --rounds "$rounds" \
         --steps 2 --out "$out/peer_step-$dev.json"
 else
     echo "== peer_step: skipped (lightly is not installed: pip install -e '.[bench]')" | tee -a "$log"
 fi
-part compile 150 "$py" benchmarks/throughput.py --device "$dev" --backbones vit_tiny --batch "$batch" \
-    --steps "$steps" --warmup "$warmup" --amp "$amp" --compile --compile-backend "$backend" \
+part compile 110 "$py" benchmarks/throughput.py --device "$dev" --backbones vit_tiny --presets saip \
+    --batch "$batch" --steps "$steps" --warmup "$warmup" --amp "$amp" --compile --compile-backend "$backend" \
     --out "$out/throughput-$dev-compile.json"
+part cuda_graphs 100 "$py" benchmarks/throughput.py --device "$dev" --backbones vit_tiny --presets saip \
+    --batch "$batch" --steps "$steps" --warmup "$warmup" --amp "$amp" --compile --compile-backend "$backend" \
+    --compile-mode reduce-overhead --out "$out/throughput-$dev-cuda-graphs.json"
 echo "== done: results in $out" | tee -a "$log"

@@ -28,6 +28,8 @@ def test_paper_recipe_values():
 def test_dotted_overrides():
     cfg = load_config("cpu_demo", ["train.max_steps=7", "objectives.css_weight=0", "data.views.n_local=4"])
     assert cfg.train.max_steps == 7 and cfg.objectives.css_weight == 0 and cfg.data.views["n_local"] == 4
+    cfg = load_config("cpu_demo", ["train.compile=true", "train.compile_mode=reduce-overhead"])
+    assert cfg.train.compile and cfg.train.compile_mode == "reduce-overhead"  # CUDA graphs
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,7 @@ def test_dotted_overrides():
         ("objectives.csm_weight=-1", "objectives.csm_weight"),
         ("expert.teacher=null", "expert.teacher"),
         ("no_equals_sign", "key.sub=value"),
+        ("train.compile_mode=fast", "train.compile_mode"),
     ],
 )
 def test_bad_overrides_name_the_key(override, named):

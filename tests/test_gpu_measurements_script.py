@@ -32,7 +32,7 @@ def test_every_part_of_the_gpu_script_runs_in_smoke_mode(tmp_path: Path) -> None
     log = (tmp_path / "gpu_measurements.log").read_text()
     assert proc.returncode == 0, log[-3000:]
     exits = dict(re.findall(r"^== (\w+): exit (\d+)", log, flags=re.MULTILINE))
-    parts = ["throughput", "data_views", "compile"]
+    parts = ["throughput", "data_views", "compile", "cuda_graphs"]
     if importlib.util.find_spec("lightly") is not None:
         parts.append("peer_step")
     else:
@@ -44,7 +44,8 @@ def test_every_part_of_the_gpu_script_runs_in_smoke_mode(tmp_path: Path) -> None
         (b, p) for b in ("vit_tiny", "starnet_s3", "tiny_vit_5m") for p in ("saip", "csm_only")
     }
     assert all(r["gflop_per_sample"] > 0 and r["end_to_end_images_per_s"] > 0 for r in rows)
-    compiled = json.loads((tmp_path / "throughput-cpu-compile.json").read_text())["rows"]
-    assert [r["recompiles_after_warmup"] for r in compiled] == [0, 0]
+    for name in ("throughput-cpu-compile.json", "throughput-cpu-cuda-graphs.json"):
+        compiled = json.loads((tmp_path / name).read_text())["rows"]
+        assert [r["recompiles_after_warmup"] for r in compiled] == [0], name
     views = json.loads((tmp_path / "data_views-cpu.json").read_text())
     assert views["loader_ms_per_sample"]["device"]["total"] > 0

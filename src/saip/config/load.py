@@ -13,6 +13,7 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationE
 
 from saip.config.schema import (
     AMP_MODES,
+    COMPILE_MODES,
     CSM_CENTERINGS,
     EXPERT_KINDS,
     FEATURE_PAIRINGS,
@@ -151,6 +152,11 @@ def validate(cfg: RunConfig) -> None:
     need(cfg.method in METHODS, "method", f"must be one of {METHODS}, got {cfg.method!r}")
     need(cfg.expert.kind in EXPERT_KINDS, "expert.kind", f"must be one of {EXPERT_KINDS}")
     need(cfg.train.amp in AMP_MODES, "train.amp", f"must be one of {AMP_MODES}")
+    need(
+        cfg.train.compile_mode is None or cfg.train.compile_mode in COMPILE_MODES,
+        "train.compile_mode",
+        f"must be null or one of {COMPILE_MODES}, got {cfg.train.compile_mode!r}",
+    )
     need(cfg.train.batch_size >= 1, "train.batch_size", "must be >= 1")
     need(cfg.train.accum_steps >= 1, "train.accum_steps", "must be >= 1")
     need(cfg.train.epochs >= 1, "train.epochs", "must be >= 1")

@@ -118,6 +118,7 @@ class TrainConfig:
     clip_grad: float | None = 3.0
     amp: str = "auto"  # auto | native | bf16 | fp16 | off (saip.pretrain.precision)
     compile: bool = False
+    compile_mode: str | None = None  # torch.compile mode; reduce-overhead = CUDA graphs (COMPILE_MODES)
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -152,6 +153,8 @@ AMP_MODES = ("auto", "native", "bf16", "fp16", "off")  # saip.pretrain.precision
 FEATURE_PAIRINGS = ("same", "cross")
 CSM_CENTERINGS = ("center", "sinkhorn")  # objectives.csm_centering (saip.objectives.csm)
 VIEW_DEVICES = ("auto", "loader", "device")  # data.view_device
+# train.compile_mode (torch.compile modes)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Keys a resumed run may change (``saip pretrain --resume``): they do not alter the training it
 # continues. A key ending in "." admits every key below it.
 RESUME_SAFE_KEYS = (

@@ -131,7 +131,8 @@ class Trainer:
                 self.method, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None
             )
         if t.compile:  # static graphs per rescale bucket when data.views.scale_set is given
-            self.model = compile_step_model(self.model, self.view_config)
+            options = {"mode": t.compile_mode} if t.compile_mode else {}
+            self.model = compile_step_model(self.model, self.view_config, **options)
         self.optimizer = build_optimizer(
             self.method,
             self.peak_lr,
