@@ -44,7 +44,7 @@ import saip  # noqa: F401
 from saip.config import load_config
 from saip.methods.base import ScheduleValues
 from saip.pretrain.builder import build_method, build_source, build_view_config, build_view_pipeline
-from saip.pretrain.compile import compile_step_model
+from saip.pretrain.compile import compile_step_model, compiled_schedule
 from saip.pretrain.optim import build_optimizer, fused_adamw_available
 from saip.pretrain.precision import autocast_context
 
@@ -148,8 +148,10 @@ def build_step(
     sched = ScheduleValues(0, 100, 1e-4, 0.05, 0.996, 0.04, 0.0)
 
     def step(batch) -> None:
+        # as the loop: a compiled step gets the schedule's read floats as tensors, made every step
+        step_sched = compiled_schedule(sched, device) if compile else sched
         with autocast_context(amp, device):
-            out = model(batch, sched)
+            out = model(batch, step_sched)
         out.loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
